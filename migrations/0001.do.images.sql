@@ -1,0 +1,12 @@
+-- Images, one row per (namespace, name). Names sort byte-wise (COLLATE "C"),
+-- the order containerd lists them in. The target descriptor is kept in its
+-- OCI JSON form: {"mediaType", "digest", "size", "annotations"}.
+CREATE TABLE images (
+  namespace  text COLLATE "C" NOT NULL,
+  name       text COLLATE "C" NOT NULL,
+  target     jsonb NOT NULL,
+  labels     jsonb NOT NULL DEFAULT '{}'::jsonb,
+  created_at timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL,
+  PRIMARY KEY (namespace, name)
+);

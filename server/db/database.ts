@@ -1,0 +1,23 @@
+// The one small database interface that both Postgres (pg pool) and embedded
+// PGlite implement. All SQL in the project runs unchanged on both.
+
+export interface QueryResult<Row> {
+  rows: Row[];
+  rowCount: number;
+}
+
+export interface Queryable {
+  query<Row = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<Row>>;
+}
+
+export interface Transaction extends Queryable {
+  /** Runs a multi-statement SQL script without parameters (migrations). */
+  execScript(sql: string): Promise<void>;
+}
+
+export interface Database extends Queryable {
+  readonly kind: "postgres" | "pglite";
+  /** Runs fn inside BEGIN..COMMIT on one connection; ROLLBACK if it throws. */
+  transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,54 @@
+import pg from "pg";
+import type { Database, Queryable, QueryResult } from "./database.js";
+
+export interface PostgresOptions {
+  connectionString: string;
+  poolSize?: number;
+}
+
+// Statements are prepared once per connection under a stable name derived
+// from their text: every image query has a fixed text with bound parameters.
+const statementNames = new Map<string, string>();
+function statementName(sql: string): string {
+  let name = statementNames.get(sql);
+  if (name === undefined) {
+    name = `s${statementNames.size}`;
+    statementNames.set(sql, name);
+  }
+  return name;
+}
+
+function runOn(client: pg.Pool | pg.PoolClient): Queryable["query"] {
+  return async <Row>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> => {
+    const result = await client.query({ name: statementName(sql), text: sql, values: [...params] });
+    return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
+  };
+}
+
+export function openPostgres(options: PostgresOptions): Database {
+  const pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 10 });
+  // An idle client losing its connection must not crash the process; the pool replaces it.
+  pool.on("error", () => {});
+  return {
+    kind: "postgres",
+    query: runOn(pool),
+    async transaction(fn) {
+      const client = await pool.connect();
+      try {
+        await client.query("BEGIN");
+        const result = await fn({
+          query: runOn(client),
+          execScript: async (sql) => void (await client.query(sql)),
+        });
+        await client.query("COMMIT");
+        return result;
+      } catch (error) {
+        await client.query("ROLLBACK").catch(() => {});
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    close: () => pool.end(),
+  };
+}
