@@ -1,0 +1,20 @@
+import type { Filter } from "../filters/parse.js";
+import type { Image } from "./image.js";
+
+/** What a caller gives when writing an image; timestamps are the store's. */
+export type ImageFields = Pick<Image, "name" | "labels" | "target">;
+
+export interface ImageStore {
+  /** null when the image does not exist. */
+  get(namespace: string, name: string): Promise<Image | null>;
+  /** Matching images in byte-wise name order. */
+  list(namespace: string, filter: Filter): Promise<Image[]>;
+  /** null when the name is taken. */
+  create(namespace: string, image: ImageFields, now: Date): Promise<Image | null>;
+  /** Inserts or replaces; a replaced image keeps its created_at. */
+  put(namespace: string, image: ImageFields, now: Date): Promise<Image>;
+  /** Applies the field mask (see applyFieldMask); null when the image does not exist. */
+  update(namespace: string, image: ImageFields, paths: readonly string[], now: Date): Promise<Image | null>;
+  /** false when nothing was deleted: no such image, or it points at another digest than expectedDigest. */
+  delete(namespace: string, name: string, expectedDigest?: string): Promise<boolean>;
+}

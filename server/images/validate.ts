@@ -1,0 +1,67 @@
+import { InvalidArgumentError } from "../errors.js";
+import type { Descriptor, Image } from "./image.js";
+
+export const MAX_NAME_BYTES = 4096;
+/** containerd's limit: a label's key and value together. */
+export const MAX_LABEL_BYTES = 4096;
+const INT64_MAX = 2n ** 63n - 1n;
+
+const DIGEST_HEX_LENGTHS: Readonly<Record<string, number>> = { sha256: 64, sha384: 96, sha512: 128 };
+
+const byteLength = (s: string) => Buffer.byteLength(s, "utf8");
+
+/** Postgres text cannot hold NUL, and lone surrogates have no UTF-8 form. */
+function isStorableText(s: string): boolean {
+  return s.isWellFormed() && !s.includes("\u0000");
+}
+
+export function validateName(name: string, field = "image.name"): void {
+  if (name === "") throw new InvalidArgumentError(`${field} is required`);
+  if (!isStorableText(name)) throw new InvalidArgumentError(`${field} must be valid UTF-8 without NUL characters`);
+  if (byteLength(name) > MAX_NAME_BYTES) {
+    throw new InvalidArgumentError(`${field} is ${byteLength(name)} bytes; at most ${MAX_NAME_BYTES} are allowed`);
+  }
+}
+
+export function validateDigest(digest: string, field: string): void {
+  const [algorithm, hex, ...rest] = digest.split(":");
+  const expected = algorithm === undefined ? undefined : DIGEST_HEX_LENGTHS[algorithm];
+  const ok = rest.length === 0 && expected !== undefined && hex !== undefined && hex.length === expected && /^[0-9a-f]+$/.test(hex);
+  if (!ok) {
+    throw new InvalidArgumentError(
+      `${field} ${JSON.stringify(digest)} is not a valid digest: want sha256:<64 hex>, sha384:<96 hex> or sha512:<128 hex>, lowercase`,
+    );
+  }
+}
+
+/** Labels and annotations: containerd's size rule, plus what Postgres can store. */
+export function validateStringMap(map: Record<string, string>, field: string): void {
+  for (const [key, value] of Object.entries(map)) {
+    if (!isStorableText(key) || !isStorableText(value)) {
+      throw new InvalidArgumentError(`${field}: key ${JSON.stringify(key)} must be valid UTF-8 without NUL characters`);
+    }
+    if (byteLength(key) + byteLength(value) > MAX_LABEL_BYTES) {
+      throw new InvalidArgumentError(
+        `${field}: key and value of ${JSON.stringify(key)} are longer than ${MAX_LABEL_BYTES} bytes together`,
+      );
+    }
+  }
+}
+
+export function validateTarget(target: Descriptor, field = "image.target"): void {
+  validateDigest(target.digest, `${field}.digest`);
+  if (target.size <= 0n) throw new InvalidArgumentError(`${field}.size must be greater than 0`);
+  if (target.size > INT64_MAX) throw new InvalidArgumentError(`${field}.size does not fit in int64`);
+  if (target.mediaType === "") throw new InvalidArgumentError(`${field}.media_type is required`);
+  if (!isStorableText(target.mediaType)) {
+    throw new InvalidArgumentError(`${field}.media_type must be valid UTF-8 without NUL characters`);
+  }
+  validateStringMap(target.annotations, `${field}.annotations`);
+}
+
+/** The invariants of a stored image, checked inside every write. */
+export function validateImage(image: Pick<Image, "name" | "labels" | "target">): void {
+  validateName(image.name);
+  validateStringMap(image.labels, "image.labels");
+  validateTarget(image.target);
+}
