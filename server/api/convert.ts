@@ -1,0 +1,47 @@
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { Descriptor, Image } from "../images/image.js";
+import type { ImageFields } from "../images/store.js";
+
+// Both APIs' Image and Descriptor messages have the same field names, so one
+// pair of converters serves both: the store never sees protobuf.
+
+interface WireDescriptor {
+  mediaType: string;
+  digest: string;
+  size: bigint;
+  annotations: { [key: string]: string };
+}
+
+interface WireImage {
+  name: string;
+  labels: { [key: string]: string };
+  target?: WireDescriptor;
+}
+
+const emptyDescriptor: Descriptor = { mediaType: "", digest: "", size: 0n, annotations: {} };
+
+export function descriptorFromWire(target: WireDescriptor | undefined): Descriptor {
+  if (target === undefined) return emptyDescriptor;
+  const { mediaType, digest, size, annotations } = target;
+  return { mediaType, digest, size, annotations: { ...annotations } };
+}
+
+/** Client timestamps are ignored: the store keeps created_at and updated_at. */
+export function imageFromWire(image: WireImage | undefined): ImageFields {
+  return { name: image?.name ?? "", labels: { ...image?.labels }, target: descriptorFromWire(image?.target) };
+}
+
+export function imageToWire(image: Image) {
+  return {
+    name: image.name,
+    labels: image.labels,
+    target: { ...image.target },
+    createdAt: timestampFromDate(image.createdAt),
+    updatedAt: timestampFromDate(image.updatedAt),
+  };
+}
+
+export function dateFromWire(timestamp: Timestamp | undefined): Date | undefined {
+  return timestamp === undefined ? undefined : timestampDate(timestamp);
+}

@@ -1,0 +1,27 @@
+import type { ConnectRouter } from "@connectrpc/connect";
+import { Images } from "../../gen/containerd/v1/images_pb.js";
+import type { ImageService } from "../images/service.js";
+import { imageFromWire, imageToWire } from "./convert.js";
+import { seedNamespace } from "./namespace.js";
+
+/** containerd.v1.Images, the seed API: Put is an upsert, no header means "default". */
+export function seedImagesRoutes(images: ImageService) {
+  return (router: ConnectRouter) =>
+    router.service(Images, {
+      async get(request, ctx) {
+        return { image: imageToWire(await images.get(seedNamespace(ctx), request.name)) };
+      },
+      async put(request, ctx) {
+        await images.put(seedNamespace(ctx), imageFromWire(request.image));
+        return {};
+      },
+      async list(request, ctx) {
+        const found = await images.list(seedNamespace(ctx), request.filters);
+        return { images: found.map(imageToWire) };
+      },
+      async delete(request, ctx) {
+        await images.delete(seedNamespace(ctx), request.name);
+        return {};
+      },
+    });
+}

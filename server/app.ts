@@ -1,0 +1,66 @@
+import { cors as connectCors } from "@connectrpc/connect";
+import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
+import fastifyCors from "@fastify/cors";
+import type { Server } from "node:http";
+import fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
+import { errorMapping } from "./api/error-mapping.js";
+import { routes } from "./api/routes.js";
+import type { Database } from "./db/database.js";
+import { sqlImageStore } from "./images/sql-store.js";
+import { ImageService } from "./images/service.js";
+import { createOnePortServer, type RequestHandler } from "./http/one-port-server.js";
+import { serveUnixSocket } from "./http/unix-socket.js";
+import { answerUnknownRoute } from "./http/unknown-rpc.js";
+
+/** containerd's clients and server cap messages at 16 MiB. */
+export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+export interface AppOptions {
+  database: Database;
+  logger?: FastifyServerOptions["logger"];
+  /** Browser origins allowed to call the API (CORS); none by default. */
+  corsOrigins?: readonly string[];
+  /** Also serve everything on this unix socket (how ctr connects). */
+  socketPath?: string;
+  /** In-flight calls get this long to finish on close before they are aborted. */
+  shutdownTimeoutMs?: number;
+}
+
+export async function build(options: AppOptions): Promise<FastifyInstance> {
+  let handler: RequestHandler | undefined;
+  const app = fastify({
+    logger: options.logger ?? false,
+    // One log line per RPC would cost more than the RPC; errors are logged by errorMapping.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Typed as Node's http.Server for Fastify; it serves HTTP/1.1 and h2c alike.
+    serverFactory: (h) => createOnePortServer((handler = h as RequestHandler)) as unknown as Server,
+  });
+  const images = new ImageService(sqlImageStore(options.database));
+
+  if (options.corsOrigins?.length) {
+    await app.register(fastifyCors, {
+      origin: [...options.corsOrigins],
+      methods: [...connectCors.allowedMethods],
+      allowedHeaders: [...connectCors.allowedHeaders, "Authorization", "containerd-namespace"],
+      exposedHeaders: [...connectCors.exposedHeaders],
+    });
+  }
+  await app.register(fastifyConnectPlugin, {
+    routes: routes({ images }),
+    interceptors: [errorMapping(app.log)],
+    readMaxBytes: MAX_MESSAGE_BYTES,
+    shutdownTimeoutMs: options.shutdownTimeoutMs ?? 4_000,
+  });
+  app.get("/healthz", async () => ({ status: "ok" }));
+  app.get("/readyz", async (_request, reply) => {
+    try {
+      await options.database.query("SELECT 1");
+      return { status: "ok" };
+    } catch {
+      return reply.code(503).send({ status: "database unreachable" });
+    }
+  });
+  app.setNotFoundHandler(answerUnknownRoute);
+  if (options.socketPath !== undefined) serveUnixSocket(app, () => handler!, options.socketPath);
+  return app;
+}

@@ -1,0 +1,67 @@
+import http from "node:http";
+import http2 from "node:http2";
+import net from "node:net";
+
+// RFC 9113 section 3.4: a client speaking HTTP/2 with prior knowledge starts with this.
+const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+export type RequestHandler = (
+  req: http.IncomingMessage | http2.Http2ServerRequest,
+  res: http.ServerResponse | http2.Http2ServerResponse,
+) => void;
+
+export interface OnePortServer extends net.Server {
+  /** Ends HTTP/1.1 keep-alive connections that have no request in flight. */
+  closeIdleConnections(): void;
+  /** Sends GOAWAY to every HTTP/2 session; streams in flight still finish. */
+  closeHttp2Sessions(): void;
+}
+
+export interface OnePortServerOptions {
+  /** A connection that sends no byte within this time is dropped. */
+  firstByteTimeoutMs?: number;
+}
+
+/**
+ * One listening socket for HTTP/1.1 (browsers, curl) and cleartext HTTP/2
+ * with prior knowledge (gRPC): each connection's first bytes say which.
+ * Node has no plaintext allowHTTP1, so the choice is made here.
+ */
+export function createOnePortServer(handler: RequestHandler, options: OnePortServerOptions = {}): OnePortServer {
+  const h1 = http.createServer(handler as http.RequestListener);
+  const h2 = http2.createServer({}, handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+  const sessions = new Set<http2.ServerHttp2Session>();
+  h2.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+  const firstByteTimeoutMs = options.firstByteTimeoutMs ?? 10_000;
+
+  const server = net.createServer((socket) => {
+    socket.setTimeout(firstByteTimeoutMs, () => socket.destroy());
+    let received = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      const compared = Math.min(received.length, HTTP2_PREFACE.length);
+      const isHttp2 = received.subarray(0, compared).equals(HTTP2_PREFACE.subarray(0, compared));
+      if (isHttp2 && received.length < HTTP2_PREFACE.length) return;
+      socket.off("data", onData);
+      socket.pause();
+      socket.setTimeout(0);
+      socket.unshift(received);
+      if (isHttp2) {
+        h2.emit("connection", socket);
+      } else {
+        h1.emit("connection", socket);
+        socket.resume();
+      }
+    };
+    socket.on("data", onData);
+  }) as OnePortServer;
+
+  server.closeIdleConnections = () => h1.closeIdleConnections();
+  server.closeHttp2Sessions = () => {
+    for (const session of sessions) session.close();
+  };
+  return server;
+}

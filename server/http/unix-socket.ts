@@ -1,0 +1,37 @@
+import { existsSync, unlinkSync } from "node:fs";
+import net from "node:net";
+import type { FastifyInstance } from "fastify";
+import { createOnePortServer, type RequestHandler } from "./one-port-server.js";
+
+function socketAnswers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.connect(path);
+    probe.once("connect", () => (probe.destroy(), resolve(true)));
+    probe.once("error", () => resolve(false));
+  });
+}
+
+/** A socket file left by a process that died is replaced; a live one is not. */
+async function claimSocketPath(path: string): Promise<void> {
+  if (!existsSync(path)) return;
+  if (await socketAnswers(path)) throw new Error(`unix socket ${path} is in use by another process`);
+  unlinkSync(path);
+}
+
+/** Serves the app's routes on a unix socket too, from listen until close. */
+export function serveUnixSocket(app: FastifyInstance, handler: () => RequestHandler, path: string): void {
+  const server = createOnePortServer((req, res) => handler()(req, res));
+  app.addHook("onListen", async () => {
+    await claimSocketPath(path);
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(path, () => (server.off("error", reject), resolve()));
+    });
+  });
+  app.addHook("preClose", (done) => {
+    if (!server.listening) return done();
+    server.closeIdleConnections();
+    server.closeHttp2Sessions();
+    server.close(() => done());
+  });
+}

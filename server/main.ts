@@ -1,0 +1,42 @@
+import { build } from "./app.js";
+import { loadConfig } from "./config.js";
+import { openDatabase } from "./db/open.js";
+
+// Process concerns only: configuration, start-up, signals, graceful close.
+
+const SHUTDOWN_DEADLINE_MS = 5_000;
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const database = await openDatabase(config);
+  const app = await build({
+    database,
+    logger: { level: config.logLevel },
+    corsOrigins: config.corsOrigins,
+    socketPath: config.socketPath,
+  });
+  await app.listen({ host: config.host, port: config.port });
+  if (config.socketPath) app.log.info(`also serving on unix socket ${config.socketPath}`);
+  app.log.info(`storage: ${database.kind === "postgres" ? "Postgres" : `embedded PGlite in ${config.dataDir}`}`);
+
+  let stopping = false;
+  const stop = async (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    app.log.info(`${signal} received, finishing in-flight calls`);
+    setTimeout(() => {
+      app.log.error("graceful shutdown took too long, exiting");
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS).unref();
+    await app.close();
+    await database.close();
+    process.exit(0);
+  };
+  process.once("SIGTERM", stop);
+  process.once("SIGINT", stop);
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
