@@ -1,0 +1,113 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { InvalidArgumentError } from "../../server/errors.js";
+import { parseFilters } from "../../server/filters/parse.js";
+import { sqlImageStore } from "../../server/images/sql-store.js";
+import type { ImageStore } from "../../server/images/store.js";
+import { backends, type TestDatabase } from "../support/database.js";
+import { digestOf, imageFields } from "../support/fixtures.js";
+
+const ALL = parseFilters([]);
+const T0 = new Date("2026-01-01T00:00:00.000Z");
+const T1 = new Date("2026-01-02T00:00:00.000Z");
+
+for (const backend of backends) {
+  describe(`image store on ${backend.kind}`, () => {
+    let testDb: TestDatabase;
+    let store: ImageStore;
+    before(async () => {
+      testDb = await backend.open();
+      store = sqlImageStore(testDb.db);
+    });
+    after(() => testDb.dispose());
+
+    it("creates, then gets the image back with the store's timestamps", async () => {
+      const created = await store.create("ns1", imageFields("a", { labels: { env: "prod" } }), T0);
+      assert.ok(created);
+      assert.deepEqual(await store.get("ns1", "a"), created);
+      assert.equal(created.createdAt.getTime(), T0.getTime());
+      assert.deepEqual(created.labels, { env: "prod" });
+    });
+
+    it("refuses to create a name that exists (null), leaving the first untouched", async () => {
+      await store.create("ns2", imageFields("dup", { labels: { v: "1" } }), T0);
+      assert.equal(await store.create("ns2", imageFields("dup", { labels: { v: "2" } }), T1), null);
+      assert.deepEqual((await store.get("ns2", "dup"))?.labels, { v: "1" });
+    });
+
+    it("returns null for a missing image and keeps namespaces apart", async () => {
+      await store.create("ns3", imageFields("only-here"), T0);
+      assert.equal(await store.get("ns3-other", "only-here"), null);
+      assert.equal(await store.get("ns3", "missing"), null);
+      assert.deepEqual(await store.list("ns3-other", ALL), []);
+    });
+
+    it("lists in byte-wise name order", async () => {
+      const names = ["b", "B", "a", "é", "a.b", "a-b", "Z", "10", "9"];
+      for (const name of names) await store.create("order", imageFields(name), T0);
+      const listed = (await store.list("order", ALL)).map((image) => image.name);
+      assert.deepEqual(listed, [...names].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y))));
+    });
+
+    it("filters a listing", async () => {
+      await store.create("filtered", imageFields("x", { labels: { env: "prod" } }), T0);
+      await store.create("filtered", imageFields("y", { labels: { env: "dev" } }), T0);
+      const listed = await store.list("filtered", parseFilters(["labels.env==prod"]));
+      assert.deepEqual(listed.map((image) => image.name), ["x"]);
+    });
+
+    it("keeps int64 sizes exactly, beyond 2^53", async () => {
+      for (const size of [2n ** 53n + 1n, 2n ** 63n - 1n]) {
+        const name = `big-${size}`;
+        await store.create("sizes", imageFields(name, { target: { ...imageFields(name).target, size } }), T0);
+        assert.equal((await store.get("sizes", name))?.target.size, size);
+      }
+    });
+
+    it("drops labels and annotations with an empty value", async () => {
+      const target = { ...imageFields("e").target, annotations: { keep: "1", drop: "" } };
+      const created = await store.create("empty", imageFields("e", { labels: { keep: "1", drop: "" }, target }), T0);
+      assert.deepEqual(created?.labels, { keep: "1" });
+      assert.deepEqual(created?.target.annotations, { keep: "1" });
+    });
+
+    it("put inserts, then replaces while keeping created_at", async () => {
+      const first = await store.put("put", imageFields("p", { labels: { a: "1" } }), T0);
+      const second = await store.put("put", imageFields("p", { target: { ...first.target, digest: digestOf("new") } }), T1);
+      assert.equal(second.createdAt.getTime(), T0.getTime());
+      assert.equal(second.updatedAt.getTime(), T1.getTime());
+      assert.equal(second.target.digest, digestOf("new"));
+      assert.deepEqual(second.labels, {});
+    });
+
+    it("updates through a field mask and keeps created_at", async () => {
+      await store.create("upd", imageFields("u", { labels: { a: "1", b: "2" } }), T0);
+      const updated = await store.update("upd", imageFields("u", { labels: { a: "9", c: "3" } }), ["labels.a"], T1);
+      assert.deepEqual(updated?.labels, { a: "9", b: "2" });
+      assert.equal(updated?.createdAt.getTime(), T0.getTime());
+      assert.equal(updated?.updatedAt.getTime(), T1.getTime());
+      assert.equal(await store.update("upd", imageFields("missing"), [], T1), null);
+    });
+
+    it("writes nothing when validation fails", async () => {
+      await store.create("invalid", imageFields("v", { labels: { a: "1" } }), T0);
+      const badTarget = { ...imageFields("v").target, size: 0n };
+      await assert.rejects(store.update("invalid", imageFields("v", { target: badTarget }), ["target"], T1), InvalidArgumentError);
+      await assert.rejects(store.create("invalid", imageFields("w", { target: badTarget }), T1), InvalidArgumentError);
+      await assert.rejects(store.put("invalid", imageFields("v", { target: badTarget }), T1), InvalidArgumentError);
+      await assert.rejects(store.update("invalid", imageFields("v"), ["labels", "name"], T1), InvalidArgumentError);
+      const stored = await store.get("invalid", "v");
+      assert.deepEqual(stored?.labels, { a: "1" });
+      assert.equal(stored?.updatedAt.getTime(), T0.getTime());
+      assert.equal(await store.get("invalid", "w"), null);
+    });
+
+    it("deletes, optionally only while the image still points at a digest", async () => {
+      await store.create("del", imageFields("d"), T0);
+      assert.equal(await store.delete("del", "d", digestOf("something else")), false);
+      assert.ok(await store.get("del", "d"));
+      assert.equal(await store.delete("del", "d", digestOf("d")), true);
+      assert.equal(await store.delete("del", "d"), false);
+    });
+  });
+}
