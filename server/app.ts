@@ -8,6 +8,9 @@ import { routes } from "./api/routes.js";
 import type { Database } from "./db/database.js";
 import { sqlImageStore } from "./images/sql-store.js";
 import { ImageService } from "./images/service.js";
+import { LeaseService } from "./leases/service.js";
+import { sqlLeaseStore } from "./leases/sql-store.js";
+import { sqlNamespaceStore } from "./namespaces/sql-store.js";
 import { createOnePortServer, type RequestHandler } from "./http/one-port-server.js";
 import { serveUnixSocket } from "./http/unix-socket.js";
 import { answerUnknownRoute } from "./http/unknown-rpc.js";
@@ -35,7 +38,11 @@ export async function build(options: AppOptions): Promise<FastifyInstance> {
     // Typed as Node's http.Server for Fastify; it serves HTTP/1.1 and h2c alike.
     serverFactory: (h) => createOnePortServer((handler = h as RequestHandler)) as unknown as Server,
   });
-  const images = new ImageService(sqlImageStore(options.database));
+  const services = {
+    images: new ImageService(sqlImageStore(options.database)),
+    leases: new LeaseService(sqlLeaseStore(options.database)),
+    namespaces: sqlNamespaceStore(options.database),
+  };
 
   if (options.corsOrigins?.length) {
     await app.register(fastifyCors, {
@@ -46,7 +53,7 @@ export async function build(options: AppOptions): Promise<FastifyInstance> {
     });
   }
   await app.register(fastifyConnectPlugin, {
-    routes: routes({ images }),
+    routes: routes(services),
     interceptors: [errorMapping(app.log)],
     readMaxBytes: MAX_MESSAGE_BYTES,
     shutdownTimeoutMs: options.shutdownTimeoutMs ?? 4_000,

@@ -1,6 +1,6 @@
 import type { HandlerContext } from "@connectrpc/connect";
 import { FailedPreconditionError } from "../errors.js";
-import { DEFAULT_NAMESPACE, validateNamespace } from "../namespaces.js";
+import { DEFAULT_NAMESPACE, validateNamespace } from "../namespaces/validate.js";
 
 const NAMESPACE_HEADER = "containerd-namespace";
 

@@ -1,4 +1,5 @@
 import type { Image } from "../images/image.js";
+import { mapField, nonEmpty } from "./field-values.js";
 import type { FieldAdaptor } from "./match.js";
 
 /**
@@ -29,13 +30,4 @@ function targetField(image: Image, name: string | undefined): string | undefined
   if (name === "digest") return nonEmpty(image.target.digest);
   if (name === "mediatype") return nonEmpty(image.target.mediaType);
   return undefined;
-}
-
-function mapField(map: Record<string, string>, keyPath: readonly string[]): string | undefined {
-  const key = keyPath.join(".");
-  return Object.hasOwn(map, key) ? map[key] : undefined;
-}
-
-function nonEmpty(value: string): string | undefined {
-  return value === "" ? undefined : value;
 }

@@ -1,8 +1,8 @@
-import type { Queryable } from "../db/database.js";
-import type { Database } from "../db/database.js";
+import type { Database, Queryable } from "../db/database.js";
 import type { Filter } from "../filters/parse.js";
 import { matches } from "../filters/match.js";
 import { imageFields } from "../filters/image-fields.js";
+import { REGISTER_NAMESPACE } from "../namespaces/sql-store.js";
 import { applyFieldMask } from "./field-mask.js";
 import type { Image } from "./image.js";
 import type { ImageFields, ImageStore } from "./store.js";
@@ -20,10 +20,10 @@ const SQL = {
   get: `SELECT ${COLUMNS} FROM images WHERE namespace = $1 AND name = $2`,
   getForUpdate: `SELECT ${COLUMNS} FROM images WHERE namespace = $1 AND name = $2 FOR UPDATE`,
   list: `SELECT ${COLUMNS} FROM images WHERE namespace = $1 ORDER BY name`,
-  create: `INSERT INTO images (namespace, name, target, labels, created_at, updated_at)
+  create: `${REGISTER_NAMESPACE} INSERT INTO images (namespace, name, target, labels, created_at, updated_at)
     VALUES ($1, $2, ${TARGET}, $7::jsonb, $8, $8)
     ON CONFLICT (namespace, name) DO NOTHING RETURNING ${COLUMNS}`,
-  put: `INSERT INTO images (namespace, name, target, labels, created_at, updated_at)
+  put: `${REGISTER_NAMESPACE} INSERT INTO images (namespace, name, target, labels, created_at, updated_at)
     VALUES ($1, $2, ${TARGET}, $7::jsonb, $8, $8)
     ON CONFLICT (namespace, name) DO UPDATE
       SET target = EXCLUDED.target, labels = EXCLUDED.labels, updated_at = EXCLUDED.updated_at
