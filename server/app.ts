@@ -25,6 +25,8 @@ export interface AppOptions {
   corsOrigins?: readonly string[];
   /** Also serve everything on this unix socket (how ctr connects). */
   socketPath?: string;
+  /** The socket path was claimed by a cluster primary; workers share it. */
+  socketPathClaimed?: boolean;
   /** In-flight calls get this long to finish on close before they are aborted. */
   shutdownTimeoutMs?: number;
 }
@@ -68,6 +70,6 @@ export async function build(options: AppOptions): Promise<FastifyInstance> {
     }
   });
   app.setNotFoundHandler(answerUnknownRoute);
-  if (options.socketPath !== undefined) serveUnixSocket(app, () => handler!, options.socketPath);
+  if (options.socketPath !== undefined) serveUnixSocket(app, () => handler!, options.socketPath, options.socketPathClaimed);
   return app;
 }

@@ -1,19 +1,20 @@
+import cluster from "node:cluster";
 import { build } from "./app.js";
-import { loadConfig } from "./config.js";
+import { runPrimary, SHUTDOWN_DEADLINE_MS } from "./cluster.js";
+import { loadConfig, type Config } from "./config.js";
 import { openDatabase } from "./db/open.js";
 
 // Process concerns only: configuration, start-up, signals, graceful close.
 
-const SHUTDOWN_DEADLINE_MS = 5_000;
-
-async function main(): Promise<void> {
-  const config = loadConfig();
-  const database = await openDatabase(config);
+async function serve(config: Config): Promise<void> {
+  const clustered = cluster.isWorker;
+  const database = await openDatabase({ ...config, migrate: !clustered });
   const app = await build({
     database,
     logger: { level: config.logLevel },
     corsOrigins: config.corsOrigins,
     socketPath: config.socketPath,
+    socketPathClaimed: clustered,
   });
   await app.listen({ host: config.host, port: config.port });
   if (config.socketPath) app.log.info(`also serving on unix socket ${config.socketPath}`);
@@ -34,6 +35,12 @@ async function main(): Promise<void> {
   };
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  if (config.workers > 1 && cluster.isPrimary) return runPrimary(config);
+  return serve(config);
 }
 
 main().catch((error: unknown) => {

@@ -6,11 +6,14 @@ import { openPostgres } from "./postgres.js";
 export interface DatabaseConfig {
   databaseUrl?: string;
   dataDir: string;
+  /** false when another process (a cluster primary) has migrated already. */
+  migrate?: boolean;
 }
 
-/** Postgres when a URL is given, else the embedded database in dataDir; migrated either way. */
+/** Postgres when a URL is given, else the embedded database in dataDir; migrated unless told not to. */
 export async function openDatabase(config: DatabaseConfig): Promise<Database> {
   const db = config.databaseUrl ? openPostgres({ connectionString: config.databaseUrl }) : await openPglite(config.dataDir);
+  if (config.migrate === false) return db;
   try {
     await migrate(db);
     return db;

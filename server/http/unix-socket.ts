@@ -12,17 +12,20 @@ function socketAnswers(path: string): Promise<boolean> {
 }
 
 /** A socket file left by a process that died is replaced; a live one is not. */
-async function claimSocketPath(path: string): Promise<void> {
+export async function claimSocketPath(path: string): Promise<void> {
   if (!existsSync(path)) return;
   if (await socketAnswers(path)) throw new Error(`unix socket ${path} is in use by another process`);
   unlinkSync(path);
 }
 
-/** Serves the app's routes on a unix socket too, from listen until close. */
-export function serveUnixSocket(app: FastifyInstance, handler: () => RequestHandler, path: string): void {
+/**
+ * Serves the app's routes on a unix socket too, from listen until close.
+ * claimed: the path was already claimed (by a cluster primary, for its workers).
+ */
+export function serveUnixSocket(app: FastifyInstance, handler: () => RequestHandler, path: string, claimed = false): void {
   const server = createOnePortServer((req, res) => handler()(req, res));
   app.addHook("onListen", async () => {
-    await claimSocketPath(path);
+    if (!claimed) await claimSocketPath(path);
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(path, () => (server.off("error", reject), resolve()));
