@@ -1,6 +1,5 @@
 import type { Database } from "./database.js";
 import { migrate } from "./migrate.js";
-import { openPglite } from "./pglite.js";
 import { openPostgres } from "./postgres.js";
 
 export interface DatabaseConfig {
@@ -12,7 +11,10 @@ export interface DatabaseConfig {
 
 /** Postgres when a URL is given, else the embedded database in dataDir; migrated unless told not to. */
 export async function openDatabase(config: DatabaseConfig): Promise<Database> {
-  const db = config.databaseUrl ? openPostgres({ connectionString: config.databaseUrl }) : await openPglite(config.dataDir);
+  // PGlite's module is large: load it only when the embedded database is used.
+  const db = config.databaseUrl
+    ? openPostgres({ connectionString: config.databaseUrl })
+    : await (await import("./pglite.js")).openPglite(config.dataDir);
   if (config.migrate === false) return db;
   try {
     await migrate(db);
