@@ -1,4 +1,4 @@
-import { cors as connectCors } from "@connectrpc/connect";
+import { Code, ConnectError, cors as connectCors } from "@connectrpc/connect";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import fastifyCors from "@fastify/cors";
 import type { Server } from "node:http";
@@ -59,6 +59,8 @@ export async function build(options: AppOptions): Promise<FastifyInstance> {
     interceptors: [errorMapping(app.log)],
     readMaxBytes: MAX_MESSAGE_BYTES,
     shutdownTimeoutMs: options.shutdownTimeoutMs ?? 4_000,
+    // Calls still running when the grace period ends: Unavailable tells clients to retry elsewhere.
+    shutdownError: new ConnectError("server is shutting down", Code.Unavailable),
   });
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_request, reply) => {
