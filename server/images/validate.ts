@@ -37,6 +37,8 @@ export function validateDigest(digest: string, field: string): void {
 /** Labels and annotations: containerd's size rule, plus what Postgres can store. */
 export function validateStringMap(map: Record<string, string>, field: string): void {
   for (const [key, value] of Object.entries(map)) {
+    // An empty value removes the entry, so only a key that would be stored must be non-empty.
+    if (key === "" && value !== "") throw new InvalidArgumentError(`${field}: keys must not be empty`);
     if (!isStorableText(key) || !isStorableText(value)) {
       throw new InvalidArgumentError(`${field}: key ${JSON.stringify(key)} must be valid UTF-8 without NUL characters`);
     }

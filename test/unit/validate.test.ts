@@ -16,6 +16,7 @@ describe("image validation", () => {
     ["size 2^63-1", withTarget({ size: 2n ** 63n - 1n })],
     ["a 4096-byte name", imageFields("é".repeat(2048))],
     ["a label of 4096 bytes with its key", imageFields("n", { labels: { k: "v".repeat(4095) } })],
+    ["an empty key with an empty value (dropped on write)", imageFields("n", { labels: { "": "" } })],
   ];
   for (const [title, image] of valid) {
     it(`accepts ${title}`, () => validateImage(image as never));
@@ -37,6 +38,8 @@ describe("image validation", () => {
     ["a label over 4096 bytes", imageFields("n", { labels: { k: "v".repeat(4096) } }), /image\.labels/],
     ["an annotation over 4096 bytes", withTarget({ annotations: { k: "v".repeat(4096) } }), /image\.target\.annotations/],
     ["NUL in a label", imageFields("n", { labels: { k: "\u0000" } }), /image\.labels/],
+    ["an empty label key", imageFields("n", { labels: { "": "v" } }), /image\.labels: keys must not be empty/],
+    ["an empty annotation key", withTarget({ annotations: { "": "v" } }), /image\.target\.annotations: keys must not be empty/],
   ];
   for (const [title, image, message] of invalid) {
     it(`rejects ${title}`, () => {
