@@ -16,16 +16,16 @@ export function containerdImagesRoutes(images: ImageService) {
         return { images: found.map(imageToWire) };
       },
       async create(request, ctx) {
+        const image = imageFromWire(request.image);
         const sourceDateEpoch = dateFromWire(request.sourceDateEpoch);
-        const created = await images.create(requiredNamespace(ctx), imageFromWire(request.image), { sourceDateEpoch });
+        const created = await images.create(requiredNamespace(ctx), image, { sourceDateEpoch });
         return { image: imageToWire(created) };
       },
       async update(request, ctx) {
+        const image = imageFromWire(request.image);
         const paths = request.updateMask?.paths ?? [];
         const sourceDateEpoch = dateFromWire(request.sourceDateEpoch);
-        const updated = await images.update(requiredNamespace(ctx), imageFromWire(request.image), paths, {
-          sourceDateEpoch,
-        });
+        const updated = await images.update(requiredNamespace(ctx), image, paths, { sourceDateEpoch });
         return { image: imageToWire(updated) };
       },
       async delete(request, ctx) {

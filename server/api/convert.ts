@@ -1,5 +1,6 @@
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { InvalidArgumentError } from "../errors.js";
 import type { Descriptor, Image } from "../images/image.js";
 import type { ImageFields } from "../images/store.js";
 
@@ -27,9 +28,14 @@ export function descriptorFromWire(target: WireDescriptor | undefined): Descript
   return { mediaType, digest, size, annotations: { ...annotations } };
 }
 
-/** Client timestamps are ignored: the store keeps created_at and updated_at. */
+/**
+ * The image of a write request; its name must be present (containerd checks
+ * this before anything else, the namespace included). Client timestamps are
+ * ignored: the store keeps created_at and updated_at.
+ */
 export function imageFromWire(image: WireImage | undefined): ImageFields {
-  return { name: image?.name ?? "", labels: { ...image?.labels }, target: descriptorFromWire(image?.target) };
+  if (!image?.name) throw new InvalidArgumentError("image.name is required");
+  return { name: image.name, labels: { ...image.labels }, target: descriptorFromWire(image.target) };
 }
 
 export function imageToWire(image: Image) {

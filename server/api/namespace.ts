@@ -4,9 +4,10 @@ import { DEFAULT_NAMESPACE, validateNamespace } from "../namespaces/validate.js"
 
 const NAMESPACE_HEADER = "containerd-namespace";
 
+// Taken whole: a value with a comma is invalid, as in containerd. (Node joins
+// repeated headers with ", ", so a repeated header is invalid too.)
 function headerValue(ctx: HandlerContext): string {
-  // Repeated headers arrive joined by ", "; containerd takes the first value.
-  return (ctx.requestHeader.get(NAMESPACE_HEADER) ?? "").split(",")[0]!.trim();
+  return ctx.requestHeader.get(NAMESPACE_HEADER) ?? "";
 }
 
 /** containerd's APIs: the namespace header is required. */

@@ -12,7 +12,8 @@ export function seedImagesRoutes(images: ImageService) {
         return { image: imageToWire(await images.get(seedNamespace(ctx), request.name)) };
       },
       async put(request, ctx) {
-        await images.put(seedNamespace(ctx), imageFromWire(request.image));
+        const image = imageFromWire(request.image);
+        await images.put(seedNamespace(ctx), image);
         return {};
       },
       async list(request, ctx) {

@@ -1,5 +1,5 @@
 import pg from "pg";
-import type { Database, Queryable, QueryResult } from "./database.js";
+import type { Database, Queryable, QueryOptions, QueryResult } from "./database.js";
 
 export interface PostgresOptions {
   connectionString: string;
@@ -19,8 +19,9 @@ function statementName(sql: string): string {
 }
 
 function runOn(client: pg.Pool | pg.PoolClient): Queryable["query"] {
-  return async <Row>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> => {
-    const result = await client.query({ name: statementName(sql), text: sql, values: [...params] });
+  return async <Row>(sql: string, params: readonly unknown[] = [], options: QueryOptions = {}): Promise<QueryResult<Row>> => {
+    const name = options.prepare === false ? undefined : statementName(sql);
+    const result = await client.query({ name, text: sql, values: [...params] });
     return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
   };
 }

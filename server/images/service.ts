@@ -1,4 +1,4 @@
-import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from "../errors.js";
+import { AlreadyExistsError, NotFoundError } from "../errors.js";
 import { parseFilters } from "../filters/parse.js";
 import { discardEvents, type ImageEventSink } from "./events.js";
 import type { Image } from "./image.js";
@@ -11,13 +11,9 @@ export interface WriteOptions {
 
 const notFound = (name: string) => new NotFoundError(`image ${JSON.stringify(name)}: not found`);
 
-function requireName(name: string, field: string): void {
-  if (name === "") throw new InvalidArgumentError(`${field} is required`);
-}
-
 /**
- * The operations both APIs offer, over one store: presence checks, the
- * clock, and the translation of a store's miss into a domain error.
+ * The operations both APIs offer, over one store: the clock, events, and
+ * the translation of a store's miss into a domain error.
  */
 export class ImageService {
   constructor(
@@ -35,7 +31,6 @@ export class ImageService {
   }
 
   async create(namespace: string, image: ImageFields, options: WriteOptions = {}): Promise<Image> {
-    requireName(image.name, "image.name");
     const created = await this.store.create(namespace, image, options.sourceDateEpoch ?? this.clock());
     if (created === null) throw new AlreadyExistsError(`image ${JSON.stringify(image.name)}: already exists`);
     this.publish({ topic: "/images/create", namespace, name: created.name, labels: created.labels });
@@ -43,7 +38,6 @@ export class ImageService {
   }
 
   async put(namespace: string, image: ImageFields): Promise<Image> {
-    requireName(image.name, "image.name");
     const stored = await this.store.put(namespace, image, this.clock());
     const topic = stored.createdAt.getTime() === stored.updatedAt.getTime() ? "/images/create" : "/images/update";
     this.publish({ topic, namespace, name: stored.name, labels: stored.labels });
@@ -51,7 +45,6 @@ export class ImageService {
   }
 
   async update(namespace: string, image: ImageFields, paths: readonly string[], options: WriteOptions = {}) {
-    requireName(image.name, "image.name");
     const updated = await this.store.update(namespace, image, paths, options.sourceDateEpoch ?? this.clock());
     if (updated === null) throw notFound(image.name);
     this.publish({ topic: "/images/update", namespace, name: updated.name, labels: updated.labels });

@@ -1,4 +1,5 @@
 import type { Database, Queryable } from "../db/database.js";
+import { isStorableText } from "../db/storable-text.js";
 import type { Filter } from "../filters/parse.js";
 import { matches } from "../filters/match.js";
 import { imageFields } from "../filters/image-fields.js";
@@ -8,30 +9,38 @@ import type { Image } from "./image.js";
 import type { ImageFields, ImageStore } from "./store.js";
 import { validateImage } from "./validate.js";
 
+// Lookups of a name Postgres cannot hold (NUL, lone surrogates) find nothing
+// without asking it: no such image can exist.
+
 // The size is read as text: JSON numbers above 2^53 would lose precision in
-// JSON.parse, and int64 must survive exactly.
+// JSON.parse, and int64 must survive exactly. Timestamps come as epoch
+// milliseconds (what the store writes), far cheaper to decode than dates.
 const COLUMNS = `name, target->>'mediaType' AS media_type, target->>'digest' AS digest,
-  target->>'size' AS size, target->'annotations' AS annotations, labels, created_at, updated_at`;
+  target->>'size' AS size, target->'annotations' AS annotations, labels,
+  (extract(epoch FROM created_at) * 1000)::int8 AS created_ms, (extract(epoch FROM updated_at) * 1000)::int8 AS updated_ms`;
 
 // $3..$6 build the OCI JSON descriptor; size arrives as a decimal string.
 const TARGET = `jsonb_build_object('mediaType', $3::text, 'digest', $4::text, 'size', $5::bigint, 'annotations', $6::jsonb)`;
 
+// The row key: the name's SHA-256 (see migrations/0001).
+const KEY = (param: string) => `sha256(convert_to(${param}::text, 'UTF8'))`;
+
 const SQL = {
-  get: `SELECT ${COLUMNS} FROM images WHERE namespace = $1 AND name = $2`,
-  getForUpdate: `SELECT ${COLUMNS} FROM images WHERE namespace = $1 AND name = $2 FOR UPDATE`,
-  list: `SELECT ${COLUMNS} FROM images WHERE namespace = $1 ORDER BY name`,
-  create: `${REGISTER_NAMESPACE} INSERT INTO images (namespace, name, target, labels, created_at, updated_at)
-    VALUES ($1, $2, ${TARGET}, $7::jsonb, $8, $8)
-    ON CONFLICT (namespace, name) DO NOTHING RETURNING ${COLUMNS}`,
-  put: `${REGISTER_NAMESPACE} INSERT INTO images (namespace, name, target, labels, created_at, updated_at)
-    VALUES ($1, $2, ${TARGET}, $7::jsonb, $8, $8)
-    ON CONFLICT (namespace, name) DO UPDATE
+  get: `SELECT ${COLUMNS} FROM images WHERE namespace = $1 AND name_key = ${KEY("$2")}`,
+  getForUpdate: `SELECT ${COLUMNS} FROM images WHERE namespace = $1 AND name_key = ${KEY("$2")} FOR UPDATE`,
+  list: (where: string) => `SELECT ${COLUMNS} FROM images WHERE namespace = $1 AND (${where}) ORDER BY name`,
+  create: `${REGISTER_NAMESPACE} INSERT INTO images (namespace, name, name_key, target, labels, created_at, updated_at)
+    VALUES ($1, $2, ${KEY("$2")}, ${TARGET}, $7::jsonb, $8, $8)
+    ON CONFLICT (namespace, name_key) DO NOTHING RETURNING ${COLUMNS}`,
+  put: `${REGISTER_NAMESPACE} INSERT INTO images (namespace, name, name_key, target, labels, created_at, updated_at)
+    VALUES ($1, $2, ${KEY("$2")}, ${TARGET}, $7::jsonb, $8, $8)
+    ON CONFLICT (namespace, name_key) DO UPDATE
       SET target = EXCLUDED.target, labels = EXCLUDED.labels, updated_at = EXCLUDED.updated_at
     RETURNING ${COLUMNS}`,
   update: `UPDATE images SET target = ${TARGET}, labels = $7::jsonb, updated_at = $8
-    WHERE namespace = $1 AND name = $2 RETURNING ${COLUMNS}`,
+    WHERE namespace = $1 AND name_key = ${KEY("$2")} RETURNING ${COLUMNS}`,
   delete: `DELETE FROM images
-    WHERE namespace = $1 AND name = $2 AND ($3::text IS NULL OR target->>'digest' = $3::text)`,
+    WHERE namespace = $1 AND name_key = ${KEY("$2")} AND ($3::text IS NULL OR target->>'digest' = $3::text)`,
 } as const;
 
 interface ImageRow {
@@ -41,8 +50,46 @@ interface ImageRow {
   size: string;
   annotations: Record<string, string> | null;
   labels: Record<string, string>;
-  created_at: Date;
-  updated_at: Date;
+  created_ms: string;
+  updated_ms: string;
+}
+
+/**
+ * Equality selectors narrow what Postgres returns (fewer rows to decode);
+ * every row is still matched in full afterwards, so this only has to keep
+ * each row that can match. null: some alternative could match any row.
+ * Parameters are numbered from $2 ($1 is the namespace).
+ */
+function prefilter(filter: Filter): { where: string; params: string[] } | null {
+  const params = ["namespace placeholder"];
+  const alternatives: string[] = [];
+  for (const selectors of filter.anyOf) {
+    const conditions = selectors.flatMap((s) => (s.operator === "==" ? equals(s.fieldpath, s.value, params) : []));
+    if (conditions.length === 0) return null;
+    alternatives.push(conditions.join(" AND "));
+  }
+  if (alternatives.length === 0) return null;
+  return { where: alternatives.map((a) => `(${a})`).join(" OR "), params: params.slice(1) };
+}
+
+/** The SQL for `fieldpath == value`, read as imageFields reads an image. */
+function equals(fieldpath: readonly string[], value: string, params: string[]): string[] {
+  const param = (v: string) => `$${params.push(v)}::text`;
+  const key = () => param(fieldpath.slice(1).join("."));
+  switch (fieldpath[0]) {
+    case "name":
+      return [`name = ${param(value)}`];
+    case "labels":
+      return [`labels->>${key()} = ${param(value)}`];
+    case "annotations":
+      return [`target->'annotations'->>${key()} = ${param(value)}`];
+    case "target":
+      if (fieldpath[1] === "digest") return [`target->>'digest' = ${param(value)}`];
+      if (fieldpath[1] === "mediatype") return [`target->>'mediaType' = ${param(value)}`];
+      return [];
+    default:
+      return [];
+  }
 }
 
 function fromRow(row: ImageRow): Image {
@@ -50,8 +97,8 @@ function fromRow(row: ImageRow): Image {
     name: row.name,
     labels: row.labels,
     target: { mediaType: row.media_type, digest: row.digest, size: BigInt(row.size), annotations: row.annotations ?? {} },
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
+    createdAt: new Date(Number(row.created_ms)),
+    updatedAt: new Date(Number(row.updated_ms)),
   };
 }
 
@@ -77,23 +124,30 @@ async function write(db: Queryable, sql: string, namespace: string, image: Image
 export function sqlImageStore(db: Database): ImageStore {
   return {
     async get(namespace, name) {
+      if (!isStorableText(name)) return null;
       const { rows } = await db.query<ImageRow>(SQL.get, [namespace, name]);
       return rows[0] === undefined ? null : fromRow(rows[0]);
     },
     async list(namespace, filter: Filter) {
-      const { rows } = await db.query<ImageRow>(SQL.list, [namespace]);
+      const narrowed = prefilter(filter);
+      // A narrowed query's text depends on the filter: not worth preparing.
+      const { rows } = narrowed
+        ? await db.query<ImageRow>(SQL.list(narrowed.where), [namespace, ...narrowed.params], { prepare: false })
+        : await db.query<ImageRow>(SQL.list("true"), [namespace]);
       return rows.map(fromRow).filter((image) => matches(filter, imageFields(image)));
     },
     create: (namespace, image, now) => write(db, SQL.create, namespace, image, now),
     put: async (namespace, image, now) => (await write(db, SQL.put, namespace, image, now))!,
     update: (namespace, image, paths, now) =>
       db.transaction(async (tx) => {
+        if (!isStorableText(image.name)) return null;
         const { rows } = await tx.query<ImageRow>(SQL.getForUpdate, [namespace, image.name]);
         if (rows[0] === undefined) return null;
         const merged = applyFieldMask(fromRow(rows[0]), image, paths);
         return write(tx, SQL.update, namespace, merged, now);
       }),
     async delete(namespace, name, expectedDigest) {
+      if (!isStorableText(name)) return false;
       const { rowCount } = await db.query(SQL.delete, [namespace, name, expectedDigest ?? null]);
       return rowCount > 0;
     },

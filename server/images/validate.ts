@@ -1,3 +1,4 @@
+import { isStorableText } from "../db/storable-text.js";
 import { InvalidArgumentError } from "../errors.js";
 import type { Descriptor, Image } from "./image.js";
 
@@ -9,11 +10,6 @@ const INT64_MAX = 2n ** 63n - 1n;
 const DIGEST_HEX_LENGTHS: Readonly<Record<string, number>> = { sha256: 64, sha384: 96, sha512: 128 };
 
 const byteLength = (s: string) => Buffer.byteLength(s, "utf8");
-
-/** Postgres text cannot hold NUL, and lone surrogates have no UTF-8 form. */
-function isStorableText(s: string): boolean {
-  return s.isWellFormed() && !s.includes("\u0000");
-}
 
 export function validateName(name: string, field = "image.name"): void {
   if (name === "") throw new InvalidArgumentError(`${field} is required`);
@@ -34,17 +30,20 @@ export function validateDigest(digest: string, field: string): void {
   }
 }
 
-/** Labels and annotations: containerd's size rule, plus what Postgres can store. */
-export function validateStringMap(map: Record<string, string>, field: string): void {
+/**
+ * Labels and annotations: what Postgres can store, and for labels containerd's
+ * size rule (it has none for annotations; the message size limit bounds them).
+ */
+export function validateStringMap(map: Record<string, string>, field: string, maxEntryBytes = Infinity): void {
   for (const [key, value] of Object.entries(map)) {
     // An empty value removes the entry, so only a key that would be stored must be non-empty.
     if (key === "" && value !== "") throw new InvalidArgumentError(`${field}: keys must not be empty`);
     if (!isStorableText(key) || !isStorableText(value)) {
       throw new InvalidArgumentError(`${field}: key ${JSON.stringify(key)} must be valid UTF-8 without NUL characters`);
     }
-    if (byteLength(key) + byteLength(value) > MAX_LABEL_BYTES) {
+    if (byteLength(key) + byteLength(value) > maxEntryBytes) {
       throw new InvalidArgumentError(
-        `${field}: key and value of ${JSON.stringify(key)} are longer than ${MAX_LABEL_BYTES} bytes together`,
+        `${field}: key and value of ${JSON.stringify(key)} are longer than ${maxEntryBytes} bytes together`,
       );
     }
   }
@@ -64,6 +63,6 @@ export function validateTarget(target: Descriptor, field = "image.target"): void
 /** The invariants of a stored image, checked inside every write. */
 export function validateImage(image: Pick<Image, "name" | "labels" | "target">): void {
   validateName(image.name);
-  validateStringMap(image.labels, "image.labels");
+  validateStringMap(image.labels, "image.labels", MAX_LABEL_BYTES);
   validateTarget(image.target);
 }

@@ -1,10 +1,12 @@
 import { randomBytes } from "node:crypto";
 import { AlreadyExistsError, InvalidArgumentError, NotFoundError } from "../errors.js";
 import { parseFilters } from "../filters/parse.js";
-import { validateStringMap } from "../images/validate.js";
+import { isStorableText } from "../db/storable-text.js";
+import { validateStringMap, MAX_LABEL_BYTES } from "../images/validate.js";
 import type { Lease, LeaseStore } from "./sql-store.js";
 
-const MAX_ID_BYTES = 4096;
+// Ids are part of the primary key, and a btree entry holds at most 2704 bytes.
+const MAX_ID_BYTES = 1024;
 
 /** Like containerd's generated lease ids: time-ordered, with a random suffix. */
 function generateLeaseId(): string {
@@ -12,7 +14,7 @@ function generateLeaseId(): string {
 }
 
 function validateId(id: string): void {
-  if (id.includes("\u0000") || !id.isWellFormed()) throw new InvalidArgumentError("lease id must be valid UTF-8 without NUL characters");
+  if (!isStorableText(id)) throw new InvalidArgumentError("lease id must be valid UTF-8 without NUL characters");
   if (Buffer.byteLength(id) > MAX_ID_BYTES) throw new InvalidArgumentError(`lease id is longer than ${MAX_ID_BYTES} bytes`);
 }
 
@@ -26,7 +28,7 @@ export class LeaseService {
   async create(namespace: string, id: string, labels: Record<string, string>): Promise<Lease> {
     const lease = { id: id || generateLeaseId(), labels, createdAt: this.clock() };
     validateId(lease.id);
-    validateStringMap(labels, "labels");
+    validateStringMap(labels, "labels", MAX_LABEL_BYTES);
     const created = await this.store.create(namespace, lease);
     if (created === null) throw new AlreadyExistsError(`lease ${JSON.stringify(lease.id)}: already exists`);
     return created;

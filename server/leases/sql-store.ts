@@ -2,6 +2,7 @@ import type { Database } from "../db/database.js";
 import type { Filter } from "../filters/parse.js";
 import { leaseFields } from "../filters/lease-fields.js";
 import { matches } from "../filters/match.js";
+import { isStorableText } from "../db/storable-text.js";
 import { REGISTER_NAMESPACE } from "../namespaces/sql-store.js";
 
 export interface Lease {
@@ -37,6 +38,7 @@ export function sqlLeaseStore(db: Database): LeaseStore {
       return rows[0] === undefined ? null : fromRow(rows[0]);
     },
     async delete(namespace, id) {
+      if (!isStorableText(id)) return false;
       const { rowCount } = await db.query("DELETE FROM leases WHERE namespace = $1 AND id = $2", [namespace, id]);
       return rowCount > 0;
     },

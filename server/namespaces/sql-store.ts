@@ -1,4 +1,5 @@
 import type { Database } from "../db/database.js";
+import { isStorableText } from "../db/storable-text.js";
 
 export interface Namespace {
   name: string;
@@ -20,6 +21,7 @@ export interface NamespaceStore {
 export function sqlNamespaceStore(db: Database): NamespaceStore {
   return {
     async get(name) {
+      if (!isStorableText(name)) return null;
       const { rows } = await db.query<Namespace>("SELECT name, labels FROM namespaces WHERE name = $1", [name]);
       return rows[0] ?? null;
     },

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { InvalidArgumentError } from "../../server/errors.js";
+import { imageFields as imageFieldsOf } from "../../server/filters/image-fields.js";
+import { matches } from "../../server/filters/match.js";
 import { parseFilters } from "../../server/filters/parse.js";
 import { sqlImageStore } from "../../server/images/sql-store.js";
 import type { ImageStore } from "../../server/images/store.js";
@@ -56,11 +58,56 @@ for (const backend of backends) {
       assert.deepEqual(listed.map((image) => image.name), ["x"]);
     });
 
+    it("returns exactly the images a filter matches, whatever part runs in SQL", async () => {
+      const stored = [
+        imageFields("a", { labels: { env: "prod", "k.dot": "1" } }),
+        imageFields("b", { labels: { env: "dev" }, target: { ...imageFields("b").target, annotations: { "org.x": "7" } } }),
+        imageFields("c", { labels: { team: "no" } }),
+        imageFields("d", { target: { ...imageFields("d").target, mediaType: "m/other" } }),
+      ];
+      for (const image of stored) await store.create("pushdown", image, T0);
+      const everything = await store.list("pushdown", ALL);
+      const filters = [
+        ["name==a"], ["name.x==a"], ["name==a", "name==b"], ["name==a,labels.env==prod"], ["name==a,labels.env==dev"],
+        ["labels.env==prod", "labels.env!=prod"], ["labels.k.dot==1"], ['labels."k.dot"==1'], ["labels==no"],
+        ["annotations.org.x==7"], [`target.digest==${digestOf("d")}`], ["target.mediatype==m/other"], ["target.size==1"],
+        ["name==a,name~=^b"], ["labels.env"], ['name==""'], ["nosuch==x"], ["name==a", ""],
+      ];
+      for (const strings of filters) {
+        const filter = parseFilters(strings);
+        const expected = everything.filter((image) => matches(filter, imageFieldsOf(image))).map((i) => i.name);
+        assert.deepEqual((await store.list("pushdown", filter)).map((i) => i.name), expected, JSON.stringify(strings));
+      }
+    });
+
     it("keeps int64 sizes exactly, beyond 2^53", async () => {
       for (const size of [2n ** 53n + 1n, 2n ** 63n - 1n]) {
         const name = `big-${size}`;
         await store.create("sizes", imageFields(name, { target: { ...imageFields(name).target, size } }), T0);
         assert.equal((await store.get("sizes", name))?.target.size, size);
+      }
+    });
+
+    it("keeps a leading U+FEFF, which a default TextDecoder would strip", async () => {
+      const target = { ...imageFields("bom").target, mediaType: "\uFEFFm" };
+      await store.create("bom", imageFields("\uFEFFbom", { target }), T0);
+      const [listed] = await store.list("bom", ALL);
+      assert.equal(listed?.name, "\uFEFFbom");
+      assert.equal(listed?.target.mediaType, "\uFEFFm");
+    });
+
+    it("stores names of 4096 bytes that do not compress (longer than a btree entry)", async () => {
+      const name = Array.from({ length: 4096 }, (_, i) => String.fromCharCode(33 + ((i * 7919) % 94))).join("");
+      await store.create("long", imageFields(name), T0);
+      assert.equal((await store.get("long", name))?.name, name);
+      assert.equal(await store.delete("long", name), true);
+    });
+
+    it("finds nothing for names Postgres cannot hold, without an error", async () => {
+      for (const name of ["a\u0000b", "a\ud800"]) {
+        assert.equal(await store.get("nul", name), null);
+        assert.equal(await store.update("nul", imageFields(name), [], T1), null);
+        assert.equal(await store.delete("nul", name), false);
       }
     });
 
