@@ -248,9 +248,11 @@ describe("gRPC server reflection", () => {
     requests.push(listServices());
     assert.deepEqual(services((await answers.next()).value as Answer), SERVED);
     const closed = app.close();
-    // The server ends the call once the shutdown timeout aborts it; the client then ends its side.
+    // The server ends the call once the shutdown timeout aborts it, as Unavailable
+    // (retry elsewhere); the client then ends its side.
     const error = await answers.next().then(() => undefined, (e: unknown) => ConnectError.from(e));
-    assert.equal(error?.code, Code.Canceled);
+    assert.equal(error?.code, Code.Unavailable);
+    assert.equal(error?.rawMessage, "server is shutting down");
     requests.close();
     await closed;
   });
