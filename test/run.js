@@ -31,4 +31,7 @@ try {
   rmSync(fresh, { recursive: true, force: true });
 }
 const files = testFiles("test").sort();
-run(`tests (${files.length} files)`, process.execPath, ["--import", "tsx", "--test", "--test-concurrency=2", ...files]);
+// --test-force-exit: a failed test that leaves a server open must not hang the run.
+run(`tests (${files.length} files)`, process.execPath, [
+  "--import", "tsx", "--test", "--test-concurrency=2", "--test-force-exit", ...files,
+]);

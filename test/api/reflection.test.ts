@@ -238,7 +238,7 @@ describe("gRPC server reflection", () => {
     await response.body?.cancel();
   });
 
-  it("does not hold up shutdown when a client leaves its stream open", { timeout: 15_000 }, async () => {
+  it("does not hold up shutdown when a client leaves its stream open", { timeout: 15_000 }, async (t) => {
     const app = await build({ database: testDb.db, logger: { level: "error" }, shutdownTimeoutMs: 100 });
     await app.listen({ host: "127.0.0.1", port: 0 });
     const { port } = app.server.address() as { port: number };
@@ -247,6 +247,7 @@ describe("gRPC server reflection", () => {
     const answers = reflectVia("v1", transport)(requests)[Symbol.asyncIterator]();
     requests.push(listServices());
     assert.deepEqual(services((await answers.next()).value as Answer), SERVED);
+    t.after(() => app.close());
     const closed = app.close();
     // The server ends the call once the shutdown timeout aborts it, as Unavailable
     // (retry elsewhere); the client then ends its side.
