@@ -12,18 +12,14 @@ export interface Config {
   corsOrigins: string[];
   /** Processes serving requests; above 1 they share the port through node:cluster. */
   workers: number;
+  /** Postgres connections per worker. */
+  poolSize: number;
 }
 
 export class ConfigError extends Error {}
 
-function port(value: string | undefined): number {
-  if (value === undefined || value === "") return 8080;
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 0 || parsed > 65535) {
-    throw new ConfigError(`PORT must be an integer from 0 to 65535, got ${JSON.stringify(value)}`);
-  }
-  return parsed;
-}
+// Chosen by measurement (npm run bench): see README.
+export const DEFAULT_POOL_SIZE = 10;
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
@@ -36,13 +32,18 @@ function logLevel(value: string | undefined): string {
 // Postgres takes many connections, so every core can serve; the embedded
 // database lives inside one process, so it gets exactly one.
 function workers(value: string | undefined, databaseUrl: string | undefined): number {
-  if (value === undefined || value === "") return databaseUrl ? availableParallelism() : 1;
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 1 || parsed > 64) {
-    throw new ConfigError(`WORKERS must be an integer from 1 to 64, got ${JSON.stringify(value)}`);
-  }
+  const parsed = integer("WORKERS", value, databaseUrl ? availableParallelism() : 1, 1, 64);
   if (parsed > 1 && !databaseUrl) {
     throw new ConfigError("WORKERS above 1 needs DATABASE_URL: the embedded database serves one process only");
+  }
+  return parsed;
+}
+
+function integer(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined || value === "") return fallback;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(value)}`);
   }
   return parsed;
 }
@@ -51,12 +52,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const databaseUrl = env.DATABASE_URL || undefined;
   return {
     host: env.HOST || "127.0.0.1",
-    port: port(env.PORT),
+    port: integer("PORT", env.PORT, 8080, 0, 65535),
     socketPath: env.SOCKET || undefined,
     databaseUrl,
     dataDir: env.DATA_DIR || "./data",
     logLevel: logLevel(env.LOG_LEVEL),
     corsOrigins: (env.CORS_ORIGINS ?? "").split(",").map((s) => s.trim()).filter(Boolean),
     workers: workers(env.WORKERS, databaseUrl),
+    poolSize: integer("DATABASE_POOL_SIZE", env.DATABASE_POOL_SIZE, DEFAULT_POOL_SIZE, 1, 1000),
   };
 }

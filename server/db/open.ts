@@ -5,6 +5,8 @@ import { openPostgres } from "./postgres.js";
 export interface DatabaseConfig {
   databaseUrl?: string;
   dataDir: string;
+  /** Postgres connections in the pool. */
+  poolSize?: number;
   /** false when another process (a cluster primary) has migrated already. */
   migrate?: boolean;
 }
@@ -13,7 +15,7 @@ export interface DatabaseConfig {
 export async function openDatabase(config: DatabaseConfig): Promise<Database> {
   // PGlite's module is large: load it only when the embedded database is used.
   const db = config.databaseUrl
-    ? openPostgres({ connectionString: config.databaseUrl })
+    ? openPostgres({ connectionString: config.databaseUrl, poolSize: config.poolSize })
     : await (await import("./pglite.js")).openPglite(config.dataDir);
   if (config.migrate === false) return db;
   try {
