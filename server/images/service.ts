@@ -39,6 +39,7 @@ export class ImageService {
 
   async put(namespace: string, image: ImageFields): Promise<Image> {
     const stored = await this.store.put(namespace, image, this.clock());
+    // A replaced image keeps its earlier created_at; a new one has both equal.
     const topic = stored.createdAt.getTime() === stored.updatedAt.getTime() ? "/images/create" : "/images/update";
     this.publish({ topic, namespace, name: stored.name, labels: stored.labels });
     return stored;
