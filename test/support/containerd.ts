@@ -38,7 +38,7 @@ export interface StartContainerdOptions {
  * Disabling them makes startup fast (~20 ms) and free of warnings/errors,
  * and keeps containerd from touching system paths.
  */
-export const DISABLED_PLUGINS: readonly string[] = [
+const DISABLED_PLUGINS: readonly string[] = [
   // CRI (wants /etc/cni, /opt/cni, streaming server, ...)
   "io.containerd.grpc.v1.cri",
   // snapshotters needing kernel features / extra config
@@ -68,7 +68,7 @@ export const DISABLED_PLUGINS: readonly string[] = [
 ];
 
 /** Plugins that must load, or containerd refuses to start. */
-export const REQUIRED_PLUGINS: readonly string[] = [
+const REQUIRED_PLUGINS: readonly string[] = [
   "io.containerd.grpc.v1.images",
   "io.containerd.grpc.v1.leases",
   "io.containerd.grpc.v1.namespaces",
@@ -83,7 +83,7 @@ function tomlArray(items: readonly string[]): string {
   return "[\n" + items.map((p) => `  ${tomlString(p)},`).join("\n") + "\n]";
 }
 
-export function containerdConfig(dir: string, logLevel: string): string {
+function containerdConfig(dir: string, logLevel: string): string {
   return `version = 2
 root = ${tomlString(path.join(dir, "root"))}
 state = ${tomlString(path.join(dir, "state"))}
@@ -120,7 +120,7 @@ required_plugins = ${tomlArray(REQUIRED_PLUGINS)}
 }
 
 /** Absolute path of a usable containerd binary, or null. */
-export function findContainerd(): string | null {
+function findContainerd(): string | null {
   const candidates = ["/usr/bin/containerd"];
   for (const d of (process.env.PATH ?? "").split(path.delimiter)) {
     if (d) candidates.push(path.join(d, "containerd"));

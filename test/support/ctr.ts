@@ -10,7 +10,7 @@ export interface CtrResult {
 }
 
 export const CTR_BIN = "/usr/bin/ctr";
-export const CTR_TIMEOUT_MS = 15_000;
+const CTR_TIMEOUT_MS = 15_000;
 
 /**
  * Run `ctr -a <socket> -n <namespace> ...args`. Never throws on a non-zero
