@@ -1,6 +1,7 @@
 import { Code, ConnectError, cors as connectCors } from "@connectrpc/connect";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import fastifyCors from "@fastify/cors";
+import { setMaxListeners } from "node:events";
 import type { Server } from "node:http";
 import fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import { errorMapping } from "./api/error-mapping.js";
@@ -31,6 +32,21 @@ export interface AppOptions {
   shutdownTimeoutMs?: number;
 }
 
+/**
+ * Aborts the calls still running timeoutMs after close begins. Every call in
+ * flight listens on this one signal, so it must allow any number of
+ * listeners (connect-fastify's shutdownTimeoutMs makes one that warns past ten).
+ */
+function shutdownSignal(app: FastifyInstance, timeoutMs: number, reason: unknown): AbortSignal {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  app.addHook("preClose", (done) => {
+    setTimeout(() => controller.abort(reason), timeoutMs).unref();
+    done();
+  });
+  return controller.signal;
+}
+
 export async function build(options: AppOptions): Promise<FastifyInstance> {
   let handler: RequestHandler | undefined;
   const app = fastify({
@@ -58,9 +74,8 @@ export async function build(options: AppOptions): Promise<FastifyInstance> {
     routes: routes(services),
     interceptors: [errorMapping(app.log)],
     readMaxBytes: MAX_MESSAGE_BYTES,
-    shutdownTimeoutMs: options.shutdownTimeoutMs ?? 4_000,
     // Calls still running when the grace period ends: Unavailable tells clients to retry elsewhere.
-    shutdownError: new ConnectError("server is shutting down", Code.Unavailable),
+    shutdownSignal: shutdownSignal(app, options.shutdownTimeoutMs ?? 4_000, new ConnectError("server is shutting down", Code.Unavailable)),
   });
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_request, reply) => {

@@ -32,6 +32,20 @@ describe("containerd.services.images.v1, leases and namespaces", () => {
     await testDb.dispose();
   });
 
+  it("serves many concurrent calls without listener-leak warnings", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on("warning", onWarning);
+    try {
+      const images = createClient(Images, transport);
+      await Promise.all(Array.from({ length: 50 }, () => codeOf(images.get({ name: "none" }, ns("many")))));
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(warnings.map((w) => w.name), []);
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+
   it("requires the namespace header (FailedPrecondition)", async () => {
     const images = createClient(Images, transport);
     const error = await images.list({}).catch((e: unknown) => ConnectError.from(e));
