@@ -73,3 +73,41 @@ describe("seed API as curl sees it (Connect JSON)", () => {
     assert.equal((await fetch(`${server.baseUrl}/readyz`)).status, 200);
   });
 });
+
+describe("CORS for browser dashboards", () => {
+  let testDb: TestDatabase;
+  let server: RunningServer;
+  before(async () => {
+    testDb = await serverBackend.open();
+    server = await startServer(testDb.db, undefined, { corsOrigins: ["https://dash.example"] });
+  });
+  after(async () => {
+    await server.close();
+    await testDb.dispose();
+  });
+
+  const preflight = (origin: string) =>
+    fetch(`${server.baseUrl}/containerd.v1.Images/List`, {
+      method: "OPTIONS",
+      headers: {
+        origin,
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type,connect-protocol-version,containerd-namespace",
+      },
+    });
+
+  it("allows a listed origin, with the Connect and namespace headers", async () => {
+    const response = await preflight("https://dash.example");
+    assert.equal(response.status, 204);
+    assert.equal(response.headers.get("access-control-allow-origin"), "https://dash.example");
+    const allowed = response.headers.get("access-control-allow-headers")?.toLowerCase() ?? "";
+    for (const header of ["content-type", "connect-protocol-version", "containerd-namespace"]) {
+      assert.ok(allowed.includes(header), allowed);
+    }
+  });
+
+  it("does not allow another origin", async () => {
+    const response = await preflight("https://evil.example");
+    assert.equal(response.headers.get("access-control-allow-origin"), null);
+  });
+});
