@@ -18,7 +18,7 @@ export interface Config {
 
 export class ConfigError extends Error {}
 
-// Chosen by measurement (npm run bench): see README.
+// Chosen by measurement (npm run bench): see docs/performance.md.
 export const DEFAULT_POOL_SIZE = 10;
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
