@@ -52,7 +52,7 @@ describe("error mapping", () => {
       assert.equal((await fetch(`${server.baseUrl}/readyz`)).status, 503);
     } finally {
       await server.close();
-      await testDb.dispose().catch(() => {});
+      await testDb.dispose();
     }
   });
 });

@@ -48,12 +48,23 @@ export function tempDir(prefix: string): { path: string; remove(): void } {
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
 
+/** Cleans up even when a test closed the database itself (closing twice fails). */
+async function closeThen(db: Database, cleanup: () => unknown): Promise<void> {
+  try {
+    await db.close();
+  } catch {
+    // already closed by the test
+  } finally {
+    await cleanup();
+  }
+}
+
 const pglite: Backend = {
   kind: "pglite",
   async open() {
     const dir = tempDir("ims-pglite-");
     const db = await openDatabase({ dataDir: dir.path });
-    return { db, env: { DATA_DIR: dir.path }, dispose: async () => (await db.close(), dir.remove()) };
+    return { db, env: { DATA_DIR: dir.path }, dispose: () => closeThen(db, () => dir.remove()) };
   },
 };
 
@@ -63,7 +74,7 @@ function postgres(url: string): Backend {
     async open() {
       const created = await createPostgresDatabase(url);
       const db = await openDatabase({ databaseUrl: created.url, dataDir: "" });
-      return { db, env: { DATABASE_URL: created.url }, dispose: async () => (await db.close(), created.drop()) };
+      return { db, env: { DATABASE_URL: created.url }, dispose: () => closeThen(db, () => created.drop()) };
     },
   };
 }
