@@ -12,6 +12,7 @@ import { ImageService } from "./images/service.js";
 import { LeaseService } from "./leases/service.js";
 import { sqlLeaseStore } from "./leases/sql-store.js";
 import { sqlNamespaceStore } from "./namespaces/sql-store.js";
+import { compressGrpcOnlyWhenAsked } from "./http/grpc-compression.js";
 import { createOnePortServer, type RequestHandler } from "./http/one-port-server.js";
 import { serveUnixSocket } from "./http/unix-socket.js";
 import { answerUnknownRoute } from "./http/unknown-rpc.js";
@@ -70,6 +71,7 @@ export async function build(options: AppOptions): Promise<FastifyInstance> {
       exposedHeaders: [...connectCors.exposedHeaders],
     });
   }
+  app.addHook("onRequest", async (request) => compressGrpcOnlyWhenAsked(request));
   await app.register(fastifyConnectPlugin, {
     routes: routes(services),
     interceptors: [errorMapping(app.log)],
