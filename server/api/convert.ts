@@ -22,7 +22,7 @@ interface WireImage {
 
 const emptyDescriptor: Descriptor = { mediaType: "", digest: "", size: 0n, annotations: {} };
 
-export function descriptorFromWire(target: WireDescriptor | undefined): Descriptor {
+function descriptorFromWire(target: WireDescriptor | undefined): Descriptor {
   if (target === undefined) return emptyDescriptor;
   const { mediaType, digest, size, annotations } = target;
   return { mediaType, digest, size, annotations: { ...annotations } };

@@ -2,6 +2,9 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 
+/** A connection that sends no byte within this time is dropped. */
+const FIRST_BYTE_TIMEOUT_MS = 10_000;
+
 // RFC 9113 section 3.4: a client speaking HTTP/2 with prior knowledge starts with this.
 const HTTP2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
@@ -17,17 +20,12 @@ export interface OnePortServer extends net.Server {
   closeHttp2Sessions(): void;
 }
 
-export interface OnePortServerOptions {
-  /** A connection that sends no byte within this time is dropped. */
-  firstByteTimeoutMs?: number;
-}
-
 /**
  * One listening socket for HTTP/1.1 (browsers, curl) and cleartext HTTP/2
  * with prior knowledge (gRPC): each connection's first bytes say which.
  * Node has no plaintext allowHTTP1, so the choice is made here.
  */
-export function createOnePortServer(handler: RequestHandler, options: OnePortServerOptions = {}): OnePortServer {
+export function createOnePortServer(handler: RequestHandler): OnePortServer {
   const h1 = http.createServer(handler as http.RequestListener);
   const h2 = http2.createServer({}, handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
   const sessions = new Set<http2.ServerHttp2Session>();
@@ -35,10 +33,9 @@ export function createOnePortServer(handler: RequestHandler, options: OnePortSer
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
   });
-  const firstByteTimeoutMs = options.firstByteTimeoutMs ?? 10_000;
 
   const server = net.createServer((socket) => {
-    socket.setTimeout(firstByteTimeoutMs, () => socket.destroy());
+    socket.setTimeout(FIRST_BYTE_TIMEOUT_MS, () => socket.destroy());
     let received = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       received = Buffer.concat([received, chunk]);

@@ -11,7 +11,8 @@ const DIGEST_HEX_LENGTHS: Readonly<Record<string, number>> = { sha256: 64, sha38
 
 const byteLength = (s: string) => Buffer.byteLength(s, "utf8");
 
-export function validateName(name: string, field = "image.name"): void {
+function validateName(name: string): void {
+  const field = "image.name";
   if (name === "") throw new InvalidArgumentError(`${field} is required`);
   if (!isStorableText(name)) throw new InvalidArgumentError(`${field} must be valid UTF-8 without NUL characters`);
   if (byteLength(name) > MAX_NAME_BYTES) {
@@ -19,7 +20,7 @@ export function validateName(name: string, field = "image.name"): void {
   }
 }
 
-export function validateDigest(digest: string, field: string): void {
+function validateDigest(digest: string, field: string): void {
   const [algorithm, hex, ...rest] = digest.split(":");
   const expected = algorithm === undefined ? undefined : DIGEST_HEX_LENGTHS[algorithm];
   const ok = rest.length === 0 && expected !== undefined && hex !== undefined && hex.length === expected && /^[0-9a-f]+$/.test(hex);
@@ -49,7 +50,8 @@ export function validateStringMap(map: Record<string, string>, field: string, ma
   }
 }
 
-export function validateTarget(target: Descriptor, field = "image.target"): void {
+function validateTarget(target: Descriptor): void {
+  const field = "image.target";
   validateDigest(target.digest, `${field}.digest`);
   if (target.size <= 0n) throw new InvalidArgumentError(`${field}.size must be greater than 0`);
   if (target.size > INT64_MAX) throw new InvalidArgumentError(`${field}.size does not fit in int64`);
