@@ -8,6 +8,8 @@ export interface BenchConfig {
   databaseUrl: string;
   /** Images pre-filled in the namespace before the matrix. */
   images: number;
+  /** Operation keys to run (see OPERATIONS in scenarios.ts); all by default. */
+  operations: string[] | null;
   /** Concurrency levels of every gRPC scenario. */
   concurrency: number[];
   /** Measured seconds per cell. */
@@ -59,6 +61,7 @@ export function loadBenchConfig(): BenchConfig {
   return {
     databaseUrl: process.env.BENCH_DATABASE_URL || "postgres://root@127.0.0.1:5432/postgres",
     images: Math.round(num("BENCH_IMAGES", quick ? 2_000 : 10_000)),
+    operations: process.env.BENCH_OPERATIONS ? process.env.BENCH_OPERATIONS.split(",").map((o) => o.trim()) : null,
     concurrency: (process.env.BENCH_CONCURRENCY || "1,4,16").split(",").map((c) => {
       const n = Number(c.trim());
       if (!Number.isInteger(n) || n < 1) throw new Error(`BENCH_CONCURRENCY: bad level ${JSON.stringify(c)}`);

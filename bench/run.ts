@@ -22,7 +22,7 @@ import {
   writeResults,
   type Calibration,
 } from "./report.js";
-import { OPERATIONS, Workload, type Cell } from "./scenarios.js";
+import { OPERATIONS, Workload, type Cell, type Operation } from "./scenarios.js";
 
 const RESULTS_FILE = path.join(import.meta.dirname, "results", "latest.json");
 const TRIVIAL_METHOD = "/containerd.services.version.v1.Version/Version";
@@ -84,11 +84,18 @@ async function fillAll(workload: Workload, targets: Target[], images: number): P
   return fills;
 }
 
+function selectedOperations(config: BenchConfig): readonly Operation[] {
+  if (config.operations === null) return OPERATIONS;
+  const unknown = config.operations.filter((key) => !OPERATIONS.some((op) => op.key === key));
+  if (unknown.length) throw new Error(`BENCH_OPERATIONS: unknown ${unknown.join(", ")} (known: ${OPERATIONS.map((op) => op.key).join(", ")})`);
+  return OPERATIONS.filter((op) => config.operations!.includes(op.key));
+}
+
 /** One run of the matrix; ours and containerd alternate which goes first, cell by cell. */
 async function runMatrix(config: BenchConfig, workload: Workload, targets: Target[], run: number): Promise<Cell[]> {
   const cells: Cell[] = [];
   let turn = run;
-  for (const op of OPERATIONS) {
+  for (const op of selectedOperations(config)) {
     for (const concurrency of config.concurrency) {
       const order = turn++ % 2 === 0 ? targets : [...targets].reverse();
       for (const target of order) {
@@ -180,10 +187,10 @@ async function main(): Promise<void> {
     const http: HttpResult[] = [];
     for (let run = 0; run < config.runs; run++) {
       cells.push(...(await runMatrix(config, workload, targets, run)));
-      http.push(...(await runHttp(config, ours, dir)));
+      if (selectedOperations(config).some((op) => op.key === "get")) http.push(...(await runHttp(config, ours, dir)));
     }
 
-    const rows = summarize(cells, OPERATIONS, config.concurrency);
+    const rows = summarize(cells, selectedOperations(config), config.concurrency);
     const httpRows = summarizeHttp(http);
     const oursLog = ours.logLines().filter((l) => l.trim() !== "");
     print(config, rows, httpRows, calibration, fills, containerd !== null, oursLog);
