@@ -24,9 +24,25 @@ export interface Transaction extends Queryable {
   execScript(sql: string): Promise<void>;
 }
 
+/** What a subscription to a NOTIFY channel reports. */
+export interface NotificationHandlers {
+  /** A notification's payload. */
+  notify(payload: string): void;
+  /** Listening (again): every commit from now on is reported. */
+  ready(): void;
+  /** Notifications may have been missed (the connection was lost); ready() follows once listening again. */
+  lost(): void;
+}
+
 export interface Database extends Queryable {
   readonly kind: "postgres" | "pglite";
   /** Runs fn inside BEGIN..COMMIT on one connection; ROLLBACK if it throws. */
   transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
+  /**
+   * Subscribes to a NOTIFY channel. Resolves once the first attempt to listen
+   * is over (ready() was called, or lost() and retrying goes on in the
+   * background); the returned function ends the subscription.
+   */
+  listen(channel: string, handlers: NotificationHandlers): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }

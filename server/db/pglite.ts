@@ -30,6 +30,14 @@ export async function openPglite(dataDir: string): Promise<Database> {
     query: runOn(db),
     transaction: (fn) =>
       db.transaction((tx) => fn({ query: runOn(tx), execScript: async (sql) => void (await tx.exec(sql)) })),
+    async listen(channel, handlers) {
+      // One process owns the embedded database, so the subscription cannot be lost.
+      const unlisten = await db.listen(channel, (payload) => handlers.notify(payload));
+      handlers.ready();
+      return async () => {
+        if (!db.closed) await unlisten();
+      };
+    },
     async close() {
       try {
         await db.close();

@@ -1,5 +1,6 @@
 import pg from "pg";
 import type { Database, Queryable, QueryOptions, QueryResult } from "./database.js";
+import { listenOnPostgres } from "./postgres-listener.js";
 
 export interface PostgresOptions {
   connectionString: string;
@@ -50,6 +51,7 @@ export function openPostgres(options: PostgresOptions): Database {
         client.release();
       }
     },
+    listen: (channel, handlers) => listenOnPostgres(options.connectionString, channel, handlers),
     close: () => pool.end(),
   };
 }
