@@ -14,12 +14,17 @@ export interface Config {
   workers: number;
   /** Postgres connections per worker. */
   poolSize: number;
+  /** Memory per worker for recently read images. */
+  imageCacheBytes: number;
 }
 
 export class ConfigError extends Error {}
 
 // Chosen by measurement (npm run bench): see docs/performance.md.
 export const DEFAULT_POOL_SIZE = 10;
+
+// Per worker; 10,000 typical images take about 10 MiB.
+export const DEFAULT_IMAGE_CACHE_MB = 64;
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
@@ -60,5 +65,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     corsOrigins: (env.CORS_ORIGINS ?? "").split(",").map((s) => s.trim()).filter(Boolean),
     workers: workers(env.WORKERS, databaseUrl),
     poolSize: integer("DATABASE_POOL_SIZE", env.DATABASE_POOL_SIZE, DEFAULT_POOL_SIZE, 1, 1000),
+    imageCacheBytes: integer("IMAGE_CACHE_MB", env.IMAGE_CACHE_MB, DEFAULT_IMAGE_CACHE_MB, 0, 65_536) * 1024 * 1024,
   };
 }

@@ -29,6 +29,7 @@ const SQL = {
   get: `SELECT ${COLUMNS} FROM images WHERE namespace = $1 AND name_key = ${KEY("$2")}`,
   getForUpdate: `SELECT ${COLUMNS} FROM images WHERE namespace = $1 AND name_key = ${KEY("$2")} FOR UPDATE`,
   list: (where: string) => `SELECT ${COLUMNS} FROM images WHERE namespace = $1 AND (${where}) ORDER BY name`,
+  listFirst: `SELECT ${COLUMNS} FROM images WHERE namespace = $1 ORDER BY name LIMIT $2`,
   create: `${REGISTER_NAMESPACE} INSERT INTO images (namespace, name, name_key, target, labels, created_at, updated_at)
     VALUES ($1, $2, ${KEY("$2")}, ${TARGET}, $7::jsonb, $8, $8)
     ON CONFLICT (namespace, name_key) DO NOTHING RETURNING ${COLUMNS}`,
@@ -127,6 +128,10 @@ export function sqlImageStore(db: Database): ImageStore {
       if (!isStorableText(name)) return null;
       const { rows } = await db.query<ImageRow>(SQL.get, [namespace, name]);
       return rows[0] === undefined ? null : fromRow(rows[0]);
+    },
+    async first(namespace, limit) {
+      const { rows } = await db.query<ImageRow>(SQL.listFirst, [namespace, limit]);
+      return rows.map(fromRow);
     },
     async list(namespace, filter: Filter) {
       const narrowed = prefilter(filter);

@@ -9,6 +9,8 @@ export interface ImageStore {
   get(namespace: string, name: string): Promise<Image | null>;
   /** Matching images in byte-wise name order. */
   list(namespace: string, filter: Filter): Promise<Image[]>;
+  /** The first `limit` images of a namespace in byte-wise name order. */
+  first(namespace: string, limit: number): Promise<Image[]>;
   /** null when the name is taken. */
   create(namespace: string, image: ImageFields, now: Date): Promise<Image | null>;
   /** Inserts or replaces; a replaced image keeps its created_at. */

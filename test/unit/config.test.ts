@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { availableParallelism } from "node:os";
 import { describe, it } from "node:test";
-import { ConfigError, DEFAULT_POOL_SIZE, loadConfig } from "../../server/config.js";
+import { ConfigError, DEFAULT_IMAGE_CACHE_MB, DEFAULT_POOL_SIZE, loadConfig } from "../../server/config.js";
 
 describe("configuration from the environment", () => {
   it("has defaults that run on a bare machine", () => {
@@ -15,6 +15,7 @@ describe("configuration from the environment", () => {
       corsOrigins: [],
       workers: 1,
       poolSize: DEFAULT_POOL_SIZE,
+      imageCacheBytes: DEFAULT_IMAGE_CACHE_MB * 1024 * 1024,
     });
   });
 
@@ -23,6 +24,11 @@ describe("configuration from the environment", () => {
     assert.equal(loadConfig({ DATABASE_URL: url }).workers, availableParallelism());
     assert.equal(loadConfig({ DATABASE_URL: url, WORKERS: "3" }).workers, 3);
     assert.equal(loadConfig({ DATABASE_URL: url, DATABASE_POOL_SIZE: "4" }).poolSize, 4);
+  });
+
+  it("reads the image cache size in MiB, 0 turning it off", () => {
+    assert.equal(loadConfig({ IMAGE_CACHE_MB: "16" }).imageCacheBytes, 16 * 1024 * 1024);
+    assert.equal(loadConfig({ IMAGE_CACHE_MB: "0" }).imageCacheBytes, 0);
   });
 
   it("reads lists and paths", () => {
@@ -38,6 +44,7 @@ describe("configuration from the environment", () => {
     [{ WORKERS: "0", DATABASE_URL: "postgres://x@y/z" }, /^WORKERS must be an integer from 1 to 64/],
     [{ DATABASE_POOL_SIZE: "0" }, /^DATABASE_POOL_SIZE must be an integer from 1 to 1000/],
     [{ LOG_LEVEL: "loud" }, /^LOG_LEVEL must be one of/],
+    [{ IMAGE_CACHE_MB: "-1" }, /^IMAGE_CACHE_MB must be an integer from 0 to 65536/],
   ];
   for (const [env, message] of invalid) {
     it(`rejects ${JSON.stringify(env)} with a message naming the variable`, () => {

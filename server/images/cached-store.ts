@@ -1,0 +1,45 @@
+import type { Database } from "../db/database.js";
+import type { ImageCache } from "./cache.js";
+import type { ImageStore } from "./store.js";
+
+/** Where migrations/0003 announces every committed change to an image. */
+const IMAGE_CHANGES = "image_changes";
+
+/**
+ * Gets answered from the cache when it holds the image. This process's own
+ * writes drop the copy before they answer, so its clients always read what
+ * they wrote; other processes' writes drop it when Postgres delivers their
+ * announcement.
+ */
+export function cachedImageStore(store: ImageStore, cache: ImageCache): ImageStore {
+  async function dropAfter<T>(namespace: string, name: string, write: Promise<T>): Promise<T> {
+    try {
+      return await write;
+    } finally {
+      cache.invalidate(namespace, name);
+    }
+  }
+  return {
+    get: (namespace, name) =>
+      cache.get(namespace, name, () => {
+        cache.warm(namespace, (limit) => store.first(namespace, limit));
+        return store.get(namespace, name);
+      }),
+    list: (namespace, filter) => store.list(namespace, filter),
+    first: (namespace, limit) => store.first(namespace, limit),
+    create: (namespace, image, now) => dropAfter(namespace, image.name, store.create(namespace, image, now)),
+    put: (namespace, image, now) => dropAfter(namespace, image.name, store.put(namespace, image, now)),
+    update: (namespace, image, paths, now) =>
+      dropAfter(namespace, image.name, store.update(namespace, image, paths, now)),
+    delete: (namespace, name, expectedDigest) => dropAfter(namespace, name, store.delete(namespace, name, expectedDigest)),
+  };
+}
+
+/** Keeps the cache in step with the announced changes; resolves to the unsubscribe. */
+export function followImageChanges(db: Database, cache: ImageCache): Promise<() => Promise<void>> {
+  return db.listen(IMAGE_CHANGES, {
+    notify: (payload) => cache.announced(payload),
+    ready: () => cache.goLive(),
+    lost: () => cache.lost(),
+  });
+}

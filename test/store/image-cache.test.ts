@@ -1,0 +1,128 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import pg from "pg";
+import type { Database } from "../../server/db/database.js";
+import { openDatabase } from "../../server/db/open.js";
+import { ImageCache } from "../../server/images/cache.js";
+import { cachedImageStore, followImageChanges } from "../../server/images/cached-store.js";
+import { sqlImageStore } from "../../server/images/sql-store.js";
+import type { ImageStore } from "../../server/images/store.js";
+import { backends, type TestDatabase } from "../support/database.js";
+import { eventually, imageFields } from "../support/fixtures.js";
+
+const T0 = new Date("2026-01-01T00:00:00.000Z");
+
+/** A process's view: its own cache, kept in step with the announcements of one database. */
+async function cachingStore(db: Database) {
+  const cache = new ImageCache(1024 * 1024);
+  const unfollow = await followImageChanges(db, cache);
+  return { cache, store: cachedImageStore(sqlImageStore(db), cache), unfollow };
+}
+
+/** Gets through the cache until the image's label `v` reads `expected`. */
+function labelBecomes(store: ImageStore, namespace: string, name: string, expected: string | null) {
+  return eventually(async () => {
+    const image = await store.get(namespace, name);
+    return (image?.labels.v ?? null) === expected ? true : undefined;
+  }, `${namespace}/${name} to have label v=${expected}`);
+}
+
+for (const backend of backends) {
+  describe(`image cache on ${backend.kind}`, () => {
+    let testDb: TestDatabase;
+    let view: Awaited<ReturnType<typeof cachingStore>>;
+    before(async () => {
+      testDb = await backend.open();
+      view = await cachingStore(testDb.db);
+    });
+    after(async () => {
+      await view.unfollow();
+      await testDb.dispose();
+    });
+
+    it("is live once listening, and answers repeated Gets from memory", async () => {
+      assert.equal(view.cache.live, true);
+      await view.store.create("own", imageFields("a", { labels: { v: "1" } }), T0);
+      // The create's own announcement may still arrive and drop the first copy.
+      await eventually(async () => {
+        const first = await view.store.get("own", "a");
+        return (await view.store.get("own", "a")) === first ? true : undefined;
+      }, "two Gets to return the very same kept object");
+    });
+
+    it("shows this process's own writes at once, without waiting for an announcement", async () => {
+      await view.store.create("own", imageFields("b", { labels: { v: "1" } }), T0);
+      await view.store.get("own", "b");
+      await view.store.update("own", imageFields("b", { labels: { v: "2" } }), ["labels"], T0);
+      assert.equal((await view.store.get("own", "b"))?.labels.v, "2");
+      await view.store.put("own", imageFields("b", { labels: { v: "3" } }), T0);
+      assert.equal((await view.store.get("own", "b"))?.labels.v, "3");
+      await view.store.delete("own", "b");
+      assert.equal(await view.store.get("own", "b"), null);
+    });
+
+    it("drops its copy when a row is changed by hand in SQL", async () => {
+      await view.store.create("hand", imageFields("x", { labels: { v: "1" } }), T0);
+      await view.store.create("hand", imageFields("y", { labels: { v: "1" } }), T0);
+      await labelBecomes(view.store, "hand", "x", "1");
+      await labelBecomes(view.store, "hand", "y", "1");
+
+      await testDb.db.query(`UPDATE images SET labels = '{"v":"2"}' WHERE namespace = 'hand' AND name = 'x'`);
+      await labelBecomes(view.store, "hand", "x", "2");
+      await testDb.db.query(`DELETE FROM images WHERE namespace = 'hand' AND name = 'y'`);
+      await eventually(async () => ((await view.store.get("hand", "y")) === null ? true : undefined), "y to be gone");
+    });
+
+    it("drops everything when the table is truncated", async () => {
+      await view.store.create("trunc", imageFields("t", { labels: { v: "1" } }), T0);
+      await labelBecomes(view.store, "trunc", "t", "1");
+      await testDb.db.query("TRUNCATE images");
+      await eventually(async () => ((await view.store.get("trunc", "t")) === null ? true : undefined), "t to be gone");
+    });
+
+    if (backend.kind !== "postgres") return;
+
+    describe("with other processes on the same Postgres", () => {
+      let other: Database;
+      before(async () => {
+        other = await openDatabase({ databaseUrl: testDb.env.DATABASE_URL!, dataDir: "", migrate: false });
+      });
+      after(() => other.close());
+
+      it("sees another process's writes once Postgres announces them", async () => {
+        const theirs = sqlImageStore(other);
+        await theirs.create("shared", imageFields("s", { labels: { v: "1" } }), T0);
+        await labelBecomes(view.store, "shared", "s", "1");
+        await theirs.update("shared", imageFields("s", { labels: { v: "2" } }), ["labels"], T0);
+        await labelBecomes(view.store, "shared", "s", "2");
+        await theirs.delete("shared", "s");
+        await labelBecomes(view.store, "shared", "s", null);
+      });
+
+      it("stops answering from memory while its listening connection is lost, and recovers", async () => {
+        const theirs = sqlImageStore(other);
+        await theirs.create("outage", imageFields("o", { labels: { v: "1" } }), T0);
+        await labelBecomes(view.store, "outage", "o", "1");
+
+        // Ends every other session on this database, the listening one included.
+        const admin = new pg.Client({ connectionString: testDb.env.DATABASE_URL });
+        await admin.connect();
+        try {
+          await admin.query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+          );
+          await eventually(() => (view.cache.live ? undefined : true), "the cache to notice the lost connection");
+          assert.equal(view.cache.size, 0);
+          // A change nobody announces to this process now: it must read it anyway.
+          await admin.query(`UPDATE images SET labels = '{"v":"2"}' WHERE namespace = 'outage'`);
+          assert.equal((await view.store.get("outage", "o"))?.labels.v, "2");
+        } finally {
+          await admin.end();
+        }
+        await eventually(() => (view.cache.live ? true : undefined), "listening again");
+        await theirs.update("outage", imageFields("o", { labels: { v: "3" } }), ["labels"], T0);
+        await labelBecomes(view.store, "outage", "o", "3");
+      });
+    });
+  });
+}
