@@ -1,4 +1,12 @@
-import { Code, ConnectError, cors as connectCors } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  cors as connectCors,
+  createConnectRouter,
+  createServiceImplSpec,
+  type ConnectRouter,
+  type MethodImplSpec,
+} from "@connectrpc/connect";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import fastifyCors from "@fastify/cors";
 import { setMaxListeners } from "node:events";
@@ -6,14 +14,19 @@ import type { Server } from "node:http";
 import fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from "fastify";
 import { errorMapping } from "./api/error-mapping.js";
 import { routes } from "./api/routes.js";
+import { DEFAULT_IMAGE_CACHE_MB } from "./config.js";
 import type { Database } from "./db/database.js";
+import { ImageCache } from "./images/cache.js";
+import { cachedImageStore, followImageChanges } from "./images/cached-store.js";
 import { sqlImageStore } from "./images/sql-store.js";
+import type { ImageStore } from "./images/store.js";
 import { ImageService } from "./images/service.js";
 import { LeaseService } from "./leases/service.js";
 import { sqlLeaseStore } from "./leases/sql-store.js";
 import { sqlNamespaceStore } from "./namespaces/sql-store.js";
 import { compressGrpcOnlyWhenAsked } from "./http/grpc-compression.js";
-import { createOnePortServer, type RequestHandler } from "./http/one-port-server.js";
+import { unaryGrpcLane } from "./http/grpc-unary-lane.js";
+import { createOnePortServer, type RequestHandler, type StreamHandler } from "./http/one-port-server.js";
 import { serveUnixSocket } from "./http/unix-socket.js";
 import { answerUnknownRoute } from "./http/unknown-rpc.js";
 
@@ -29,6 +42,10 @@ export interface AppOptions {
   socketPath?: string;
   /** The socket path was claimed by a cluster primary; workers share it. */
   socketPathClaimed?: boolean;
+  /** Memory for recently read images (see images/cache.ts); 0 reads every Get from the database. */
+  imageCacheBytes?: number;
+  /** Serve unary gRPC calls from the raw HTTP/2 stream (default); false leaves every call to connect's adapter. */
+  unaryGrpcLane?: boolean;
   /** In-flight calls get this long to finish on close before they are aborted. */
   shutdownTimeoutMs?: number;
 }
@@ -48,17 +65,45 @@ function shutdownSignal(app: FastifyInstance, timeoutMs: number, reason: unknown
   return controller.signal;
 }
 
+async function imageStore(app: FastifyInstance, database: Database, cacheBytes: number): Promise<ImageStore> {
+  const store = sqlImageStore(database);
+  if (cacheBytes === 0) return store;
+  const cache = new ImageCache(cacheBytes);
+  const unfollow = await followImageChanges(database, cache);
+  app.addHook("onClose", unfollow);
+  return cachedImageStore(store, cache);
+}
+
+/** The router, and the implementation of each method registered through it. */
+function recordImplementations(router: ConnectRouter): { router: ConnectRouter; specs: MethodImplSpec[] } {
+  const specs: MethodImplSpec[] = [];
+  const recording: ConnectRouter = {
+    handlers: router.handlers,
+    service(service, implementation, options) {
+      specs.push(...Object.values(createServiceImplSpec(service, implementation).methods));
+      return router.service(service, implementation, options);
+    },
+    rpc: () => {
+      throw new Error("routes register whole services");
+    },
+  };
+  return { router: recording, specs };
+}
+
 export async function build(options: AppOptions): Promise<FastifyInstance> {
   let handler: RequestHandler | undefined;
+  // Bound once the routes exist; no stream arrives before listen.
+  let unaryGrpc: StreamHandler = () => false;
+  const streamHandler: StreamHandler = (stream, headers) => unaryGrpc(stream, headers);
   const app = fastify({
     logger: options.logger ?? false,
     // One log line per RPC would cost more than the RPC; errors are logged by errorMapping.
     logController: new LogController({ disableRequestLogging: true }),
     // Typed as Node's http.Server for Fastify; it serves HTTP/1.1 and h2c alike.
-    serverFactory: (h) => createOnePortServer((handler = h as RequestHandler)) as unknown as Server,
+    serverFactory: (h) => createOnePortServer((handler = h as RequestHandler), streamHandler) as unknown as Server,
   });
   const services = {
-    images: new ImageService(sqlImageStore(options.database)),
+    images: new ImageService(await imageStore(app, options.database, options.imageCacheBytes ?? DEFAULT_IMAGE_CACHE_MB * 1024 * 1024)),
     leases: new LeaseService(sqlLeaseStore(options.database)),
     namespaces: sqlNamespaceStore(options.database),
   };
@@ -71,14 +116,18 @@ export async function build(options: AppOptions): Promise<FastifyInstance> {
       exposedHeaders: [...connectCors.exposedHeaders],
     });
   }
-  app.addHook("onRequest", async (request) => compressGrpcOnlyWhenAsked(request));
-  await app.register(fastifyConnectPlugin, {
-    routes: routes(services),
+  app.addHook("onRequest", async (request) => compressGrpcOnlyWhenAsked(request.headers));
+  const connectOptions = {
     interceptors: [errorMapping(app.log)],
     readMaxBytes: MAX_MESSAGE_BYTES,
     // Calls still running when the grace period ends: Unavailable tells clients to retry elsewhere.
     shutdownSignal: shutdownSignal(app, options.shutdownTimeoutMs ?? 4_000, new ConnectError("server is shutting down", Code.Unavailable)),
-  });
+  };
+  await app.register(fastifyConnectPlugin, { routes: routes(services), ...connectOptions });
+  const router = createConnectRouter(connectOptions);
+  const implementations = recordImplementations(router);
+  routes(services)(implementations.router);
+  if (options.unaryGrpcLane !== false) unaryGrpc = unaryGrpcLane(implementations.specs, router.handlers, connectOptions);
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_request, reply) => {
     try {
@@ -89,6 +138,6 @@ export async function build(options: AppOptions): Promise<FastifyInstance> {
     }
   });
   app.setNotFoundHandler(answerUnknownRoute);
-  if (options.socketPath !== undefined) serveUnixSocket(app, () => handler!, options.socketPath, options.socketPathClaimed);
+  if (options.socketPath !== undefined) serveUnixSocket(app, { request: () => handler!, stream: streamHandler }, options.socketPath, options.socketPathClaimed);
   return app;
 }

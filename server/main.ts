@@ -13,6 +13,7 @@ async function serve(config: Config): Promise<void> {
     database,
     logger: { level: config.logLevel },
     corsOrigins: config.corsOrigins,
+    imageCacheBytes: config.imageCacheBytes,
     socketPath: config.socketPath,
     socketPathClaimed: clustered,
   });

@@ -1,4 +1,4 @@
-import type { FastifyRequest } from "fastify";
+import type { IncomingHttpHeaders } from "node:http";
 
 /**
  * gRPC and gRPC-Web responses are compressed only for clients that compress
@@ -8,8 +8,7 @@ import type { FastifyRequest } from "fastify";
  * saves (a List of 10,000 images is 2.6 MB). Connect's own HTTP compression
  * (Accept-Encoding, browsers) is not touched.
  */
-export function compressGrpcOnlyWhenAsked(request: FastifyRequest): void {
-  const { headers } = request;
+export function compressGrpcOnlyWhenAsked(headers: IncomingHttpHeaders): void {
   if (!headers["content-type"]?.startsWith("application/grpc")) return;
   const encoding = headers["grpc-encoding"];
   if (encoding === undefined || encoding === "identity") delete headers["grpc-accept-encoding"];

@@ -25,9 +25,26 @@ export interface OnePortServer extends net.Server {
  * with prior knowledge (gRPC): each connection's first bytes say which.
  * Node has no plaintext allowHTTP1, so the choice is made here.
  */
-export function createOnePortServer(handler: RequestHandler): OnePortServer {
+/** Serves an HTTP/2 stream itself (true), or leaves it to the RequestHandler (false). */
+export type StreamHandler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
+
+/**
+ * Node turns each HTTP/2 stream into a request/response pair in a "stream"
+ * listener that it adds with the "request" one; streamHandler is asked first.
+ */
+function askFirst(h2: http2.Http2Server, streamHandler: StreamHandler): void {
+  const compat = h2.listeners("stream") as ((...args: unknown[]) => void)[];
+  if (compat.length !== 1) throw new Error(`expected Node's one HTTP/2 compatibility listener, found ${compat.length}`);
+  h2.removeAllListeners("stream");
+  h2.on("stream", function (this: http2.Http2Server, stream, headers, ...rest: unknown[]) {
+    if (!streamHandler(stream, headers)) compat[0]!.call(this, stream, headers, ...rest);
+  });
+}
+
+export function createOnePortServer(handler: RequestHandler, streamHandler?: StreamHandler): OnePortServer {
   const h1 = http.createServer(handler as http.RequestListener);
   const h2 = http2.createServer({}, handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+  if (streamHandler !== undefined) askFirst(h2, streamHandler);
   const sessions = new Set<http2.ServerHttp2Session>();
   h2.on("session", (session) => {
     sessions.add(session);

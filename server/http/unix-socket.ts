@@ -1,7 +1,7 @@
 import { existsSync, unlinkSync } from "node:fs";
 import net from "node:net";
 import type { FastifyInstance } from "fastify";
-import { createOnePortServer, type RequestHandler } from "./one-port-server.js";
+import { createOnePortServer, type RequestHandler, type StreamHandler } from "./one-port-server.js";
 
 function socketAnswers(path: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -22,8 +22,13 @@ export async function claimSocketPath(path: string): Promise<void> {
  * Serves the app's routes on a unix socket too, from listen until close.
  * claimed: the path was already claimed (by a cluster primary, for its workers).
  */
-export function serveUnixSocket(app: FastifyInstance, handler: () => RequestHandler, path: string, claimed = false): void {
-  const server = createOnePortServer((req, res) => handler()(req, res));
+export function serveUnixSocket(
+  app: FastifyInstance,
+  handlers: { request: () => RequestHandler; stream: StreamHandler },
+  path: string,
+  claimed = false,
+): void {
+  const server = createOnePortServer((req, res) => handlers.request()(req, res), handlers.stream);
   app.addHook("onListen", async () => {
     if (!claimed) await claimSocketPath(path);
     await new Promise<void>((resolve, reject) => {

@@ -1,0 +1,271 @@
+import { create, fromBinary, isMessage, toBinary, type DescMessage } from "@bufbuild/protobuf";
+import {
+  Code,
+  ConnectError,
+  createContextValues,
+  type ContextValues,
+  type HandlerContext,
+  type Interceptor,
+  type MethodImplSpec,
+  type UnaryRequest,
+  type UnaryResponse,
+} from "@connectrpc/connect";
+import type { UniversalHandler } from "@connectrpc/connect/protocol";
+import { contentTypeProto, grpcStatusOk, parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import http2 from "node:http2";
+import { IncomingHeaders, nodeHeaders } from "./h2-headers.js";
+import { compressGrpcOnlyWhenAsked } from "./grpc-compression.js";
+import { serveThroughConnect } from "./grpc-stream-adapter.js";
+import type { StreamHandler } from "./one-port-server.js";
+
+export interface UnaryLaneOptions {
+  interceptors: readonly Interceptor[];
+  readMaxBytes: number;
+  shutdownSignal: AbortSignal;
+}
+
+type UnarySpec = Extract<MethodImplSpec, { kind: "unary" }>;
+
+// Binary gRPC only: "+json" and gRPC-Web take the usual path.
+const BINARY_GRPC = /^application\/grpc(?:\+proto)?$/;
+const ENVELOPE_HEADER_BYTES = 5;
+const GRPC_STATUS_OK = String(grpcStatusOk);
+const DEADLINE_EXCEEDED = () => new ConnectError("the operation timed out", Code.DeadlineExceeded);
+const CLIENT_WENT_AWAY = new ConnectError("the client closed the stream", Code.Canceled);
+
+
+
+/**
+ * A HandlerContext whose parts are made when first used. Most calls read
+ * only the request headers; an AbortSignal (an EventTarget, linked to the
+ * deadline, the client and shutdown) costs more than the call itself, and is
+ * made only for an implementation that asks for it.
+ */
+class LaneContext implements HandlerContext {
+  readonly requestMethod = "POST";
+  readonly protocolName = "grpc";
+  private header?: Headers;
+  private outHeader?: Headers;
+  private outTrailer?: Headers;
+  private contextValues?: ContextValues;
+  private controller?: AbortController;
+  private cleanup?: () => void;
+
+  constructor(
+    readonly method: UnarySpec["method"],
+    readonly url: string,
+    private readonly raw: http2.IncomingHttpHeaders,
+    private readonly deadline: number | undefined,
+    private readonly stream: http2.ServerHttp2Stream,
+    private readonly shutdownSignal: AbortSignal,
+  ) {}
+
+  get service() {
+    return this.method.parent;
+  }
+  readonly timeoutMs = () => (this.deadline === undefined ? undefined : this.deadline - Date.now());
+  get requestHeader(): Headers {
+    return (this.header ??= new IncomingHeaders(this.raw));
+  }
+  get responseHeader(): Headers {
+    return (this.outHeader ??= new Headers());
+  }
+  get responseTrailer(): Headers {
+    return (this.outTrailer ??= new Headers());
+  }
+  get values(): ContextValues {
+    return (this.contextValues ??= createContextValues());
+  }
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      const controller = (this.controller = new AbortController());
+      const abort = (reason: unknown) => controller.signal.aborted || controller.abort(reason);
+      const onShutdown = () => abort(this.shutdownSignal.reason);
+      const onClose = () => abort(CLIENT_WENT_AWAY);
+      const timer = this.deadline === undefined ? undefined : setTimeout(() => abort(DEADLINE_EXCEEDED()), this.timeoutMs());
+      this.shutdownSignal.addEventListener("abort", onShutdown);
+      this.stream.once("close", onClose);
+      if (this.shutdownSignal.aborted) onShutdown();
+      this.cleanup = () => {
+        clearTimeout(timer);
+        this.shutdownSignal.removeEventListener("abort", onShutdown);
+        this.stream.off("close", onClose);
+      };
+    }
+    return this.controller.signal;
+  }
+
+  /** The call is over: stop watching for its end. */
+  finish(): void {
+    this.cleanup?.();
+  }
+
+  /** What the implementation and interceptors added to the response, if anything. */
+  responseMetadata(): { header?: Headers; trailer?: Headers } {
+    return { header: this.outHeader, trailer: this.outTrailer };
+  }
+}
+
+function normalize<T extends DescMessage>(schema: T, value: unknown) {
+  return isMessage(value, schema) ? value : create(schema, value as never);
+}
+
+function envelope(data: Uint8Array): Buffer {
+  const frame = Buffer.allocUnsafe(ENVELOPE_HEADER_BYTES + data.length);
+  frame[0] = 0;
+  frame.writeUInt32BE(data.length, 1);
+  frame.set(data, ENVELOPE_HEADER_BYTES);
+  return frame;
+}
+
+/** The one uncompressed message of a well-formed unary request, or null. */
+function singleMessage(body: Buffer, readMaxBytes: number): Buffer | null {
+  if (body.length < ENVELOPE_HEADER_BYTES || body[0] !== 0) return null;
+  const length = body.readUInt32BE(1);
+  if (length !== body.length - ENVELOPE_HEADER_BYTES || length > readMaxBytes) return null;
+  return body.subarray(ENVELOPE_HEADER_BYTES);
+}
+
+function applyInterceptors(
+  next: (request: UnaryRequest) => Promise<UnaryResponse>,
+  interceptors: readonly Interceptor[],
+): (request: UnaryRequest) => Promise<UnaryResponse> {
+  return interceptors.reduceRight((call, interceptor) => interceptor(call as never) as typeof call, next);
+}
+
+/**
+ * Unary gRPC calls over HTTP/2, answered from the raw stream: the method's
+ * implementation runs behind the same interceptors as on every other path,
+ * without Node's request/response compatibility objects, Fastify's routing
+ * and connect's adapters, which together cost more CPU than the call.
+ *
+ * Only the plain case is taken here: a binary, uncompressed request carrying
+ * exactly one well-formed message. Anything else (a compressed or malformed
+ * request, one too large, an invalid timeout, gRPC-Web, Connect, streaming
+ * methods) goes to connect's own handler, so every protocol error is still
+ * connect's. Responses are as connect writes them (tested side by side).
+ */
+export function unaryGrpcLane(
+  specs: readonly MethodImplSpec[],
+  connectHandlers: readonly UniversalHandler[],
+  options: UnaryLaneOptions,
+): StreamHandler {
+  const lanes = new Map<string, { spec: UnarySpec; connect: UniversalHandler }>();
+  for (const connect of connectHandlers) {
+    const spec = specs.find((s): s is UnarySpec => s.kind === "unary" && s.method === connect.method);
+    if (spec !== undefined) lanes.set(connect.requestPath, { spec, connect });
+  }
+
+  const invoke = async (spec: UnarySpec, context: LaneContext, message: unknown): Promise<UnaryResponse> => {
+    const call = applyInterceptors(async (request) => {
+      const output = await spec.impl(request.message as never, context);
+      return {
+        stream: false,
+        service: spec.method.parent,
+        method: spec.method,
+        message: normalize(spec.method.output, output),
+        get header() {
+          return context.responseHeader;
+        },
+        get trailer() {
+          return context.responseTrailer;
+        },
+      } as UnaryResponse;
+    }, options.interceptors);
+    return call({
+      stream: false,
+      service: spec.method.parent,
+      method: spec.method,
+      requestMethod: "POST",
+      url: context.url,
+      message,
+      get header() {
+        return context.requestHeader;
+      },
+      get signal() {
+        return context.signal;
+      },
+      get contextValues() {
+        return context.values;
+      },
+    } as UnaryRequest);
+  };
+
+  const answer = async (
+    stream: http2.ServerHttp2Stream,
+    spec: UnarySpec,
+    context: LaneContext,
+    message: unknown,
+  ): Promise<void> => {
+    let body: Buffer | undefined;
+    let status: Headers | undefined;
+    try {
+      const response = await invoke(spec, context, message);
+      body = envelope(toBinary(spec.method.output, response.message as never));
+    } catch (error) {
+      const failure = error instanceof ConnectError ? error : new ConnectError("internal error", Code.Internal);
+      status = setTrailerStatus(new Headers(), failure);
+    } finally {
+      context.finish();
+    }
+    if (stream.destroyed || stream.closed) return;
+    const added = context.responseMetadata();
+    stream.respond(nodeHeaders(added.header, { ":status": 200, "content-type": contentTypeProto }), { waitForTrailers: true });
+    const trailers = nodeHeaders(added.trailer);
+    if (status === undefined) trailers["grpc-status"] = GRPC_STATUS_OK;
+    else nodeHeaders(status, trailers);
+    stream.once("wantTrailers", () => stream.sendTrailers(trailers));
+    stream.end(body);
+  };
+
+  return (stream, headers) => {
+    const path = headers[":path"] ?? "";
+    const lane = lanes.get(path);
+    if (lane === undefined || headers[":method"] !== "POST" || !BINARY_GRPC.test(headers["content-type"] ?? "")) {
+      return false;
+    }
+    const encoding = headers["grpc-encoding"];
+    const timeoutHeader = headers["grpc-timeout"];
+    const timeout = parseTimeout(typeof timeoutHeader === "string" ? timeoutHeader : null, Number.MAX_SAFE_INTEGER);
+    if ((encoding !== undefined && encoding !== "identity") || timeout.error !== undefined) return false;
+
+    compressGrpcOnlyWhenAsked(headers);
+    // Without an "error" listener, a stream's write error would crash the process.
+    stream.on("error", () => {});
+    const chunks: Buffer[] = [];
+    let received = 0;
+    let declared: number | undefined;
+    // Handed over as soon as the request cannot be the plain case, so that
+    // no more of it is held here than one allowed message.
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      received += chunk.length;
+      if (declared === undefined && received >= ENVELOPE_HEADER_BYTES) {
+        const head = chunks.length === 1 ? chunk : Buffer.concat(chunks);
+        declared = head.readUInt32BE(1);
+        if (head[0] !== 0 || declared > options.readMaxBytes) return handOver();
+      }
+      if (declared !== undefined && received > ENVELOPE_HEADER_BYTES + declared) handOver();
+    };
+    const handOver = () => {
+      stream.pause().off("data", onData).off("end", onEnd);
+      serveThroughConnect(lane.connect, stream, headers, chunks);
+    };
+    const onEnd = () => {
+      const message = singleMessage(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), options.readMaxBytes);
+      let input: unknown;
+      try {
+        input = message === null ? null : fromBinary(lane.spec.method.input, message);
+      } catch {
+        input = null;
+      }
+      if (input === null) return handOver();
+      const deadline = timeout.timeoutMs === undefined ? undefined : Date.now() + timeout.timeoutMs;
+      const url = `http://${headers[":authority"] ?? "localhost"}${path}`;
+      const context = new LaneContext(lane.spec.method, url, headers, deadline, stream, options.shutdownSignal);
+      void answer(stream, lane.spec, context, input);
+    };
+    stream.on("data", onData).once("end", onEnd);
+    return true;
+  };
+}
