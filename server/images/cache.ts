@@ -18,7 +18,7 @@ interface Entry {
 
 const key = (namespace: string, name: string) => `${namespace}\n${name}`;
 
-/** A namespace is read whole at most this often (per process). */
+/** By default, a namespace is read whole at most this often (per process). */
 export const WARM_INTERVAL_MS = 30_000;
 /** Below what most images take in memory (see estimatedBytes): how many images to read when warming. */
 const MIN_IMAGE_BYTES = 600;
@@ -53,10 +53,16 @@ export class ImageCache {
   private readonly pending = new Map<string, Set<PendingRead>>();
   private readonly warming = new Map<string, Warming>();
   private readonly warmedAt = new Map<string, number>();
+  /** Namespaces whose every image is kept, in name order: from a warm that read them all, until one changes. */
+  private readonly complete = new Map<string, readonly Image[]>();
   private bytes = 0;
   private isLive = false;
 
-  constructor(private readonly maxBytes: number) {}
+  /** warmIntervalMs: how often a namespace may be read whole (per process). */
+  constructor(
+    private readonly maxBytes: number,
+    private readonly warmIntervalMs = WARM_INTERVAL_MS,
+  ) {}
 
   get live(): boolean {
     return this.isLive;
@@ -90,25 +96,43 @@ export class ImageCache {
     }
   }
 
+  /** Every image of the namespace in byte-wise name order, when all are kept; else undefined. */
+  list(namespace: string): readonly Image[] | undefined {
+    return this.complete.get(namespace);
+  }
+
   /**
    * Reads a namespace's images in the background, as many as fit, unless it
-   * was done within WARM_INTERVAL_MS: a namespace's images tend to be asked
+   * was done within the warm interval: a namespace's images tend to be asked
    * for together (a node's images, a dashboard's rows).
    */
   warm(namespace: string, readFirst: (limit: number) => Promise<Image[]>, now = Date.now()): void {
     if (!this.isLive || this.warming.has(namespace)) return;
-    if (now - (this.warmedAt.get(namespace) ?? -Infinity) < WARM_INTERVAL_MS) return;
+    if (now - (this.warmedAt.get(namespace) ?? -Infinity) < this.warmIntervalMs) return;
     this.warmedAt.set(namespace, now);
     const warming: Warming = { changed: new Set(), everything: false };
     this.warming.set(namespace, warming);
-    readFirst(Math.ceil(this.maxBytes / MIN_IMAGE_BYTES))
+    const limit = Math.ceil(this.maxBytes / MIN_IMAGE_BYTES);
+    readFirst(limit)
       .then((images) => {
         if (warming.everything) return;
+        // Read in name order; whole when the limit was not reached and all of it is kept.
+        const all: Image[] = [];
+        let whole = images.length < limit;
         for (const image of images) {
           const k = key(namespace, image.name);
-          if (warming.changed.has(k) || this.entries.has(k)) continue;
-          if (!this.keep(k, frozen(image), false)) break;
+          if (warming.changed.has(k)) {
+            whole = false;
+            continue;
+          }
+          const kept = this.entries.get(k)?.image ?? (this.keep(k, frozen(image), false) ? image : undefined);
+          if (kept === undefined) {
+            whole = false;
+            break;
+          }
+          all.push(kept);
         }
+        if (whole) this.complete.set(namespace, all);
       })
       // Only a head start: Gets read what they need themselves.
       .catch(() => {})
@@ -119,6 +143,7 @@ export class ImageCache {
   invalidate(namespace: string, name: string): void {
     const k = key(namespace, name);
     this.drop(k);
+    this.complete.delete(namespace);
     for (const read of this.pending.get(k) ?? []) read.stale = true;
     this.warming.get(namespace)?.changed.add(k);
   }
@@ -126,6 +151,7 @@ export class ImageCache {
   /** Anything may have changed. */
   invalidateAll(): void {
     this.entries.clear();
+    this.complete.clear();
     this.bytes = 0;
     for (const reads of this.pending.values()) for (const read of reads) read.stale = true;
     for (const warming of this.warming.values()) warming.everything = true;
@@ -157,10 +183,9 @@ export class ImageCache {
     this.drop(k);
     this.entries.set(k, { image, bytes });
     this.bytes += bytes;
-    for (const [oldest, entry] of this.entries) {
+    for (const oldest of this.entries.keys()) {
       if (this.bytes <= this.maxBytes) break;
-      this.entries.delete(oldest);
-      this.bytes -= entry.bytes;
+      this.drop(oldest);
     }
     return true;
   }
@@ -170,5 +195,6 @@ export class ImageCache {
     if (entry === undefined) return;
     this.entries.delete(k);
     this.bytes -= entry.bytes;
+    this.complete.delete(k.slice(0, k.indexOf("\n")));
   }
 }

@@ -1,4 +1,6 @@
 import type { Database } from "../db/database.js";
+import { imageFields } from "../filters/image-fields.js";
+import { matches } from "../filters/match.js";
 import type { ImageCache } from "./cache.js";
 import type { ImageStore } from "./store.js";
 
@@ -6,12 +8,14 @@ import type { ImageStore } from "./store.js";
 const IMAGE_CHANGES = "image_changes";
 
 /**
- * Gets answered from the cache when it holds the image. This process's own
+ * Gets answered from the cache when it holds the image, Lists when it holds
+ * the whole namespace. This process's own
  * writes drop the copy before they answer, so its clients always read what
  * they wrote; other processes' writes drop it when Postgres delivers their
  * announcement.
  */
 export function cachedImageStore(store: ImageStore, cache: ImageCache): ImageStore {
+  const warm = (namespace: string) => cache.warm(namespace, (limit) => store.first(namespace, limit));
   async function dropAfter<T>(namespace: string, name: string, write: Promise<T>): Promise<T> {
     try {
       return await write;
@@ -22,10 +26,15 @@ export function cachedImageStore(store: ImageStore, cache: ImageCache): ImageSto
   return {
     get: (namespace, name) =>
       cache.get(namespace, name, () => {
-        cache.warm(namespace, (limit) => store.first(namespace, limit));
+        warm(namespace);
         return store.get(namespace, name);
       }),
-    list: (namespace, filter) => store.list(namespace, filter),
+    async list(namespace, filter) {
+      const all = cache.list(namespace);
+      if (all !== undefined) return all.filter((image) => matches(filter, imageFields(image)));
+      warm(namespace);
+      return store.list(namespace, filter);
+    },
     first: (namespace, limit) => store.first(namespace, limit),
     create: (namespace, image, now) => dropAfter(namespace, image.name, store.create(namespace, image, now)),
     put: (namespace, image, now) => dropAfter(namespace, image.name, store.put(namespace, image, now)),

@@ -5,6 +5,7 @@ import type { Database } from "../../server/db/database.js";
 import { openDatabase } from "../../server/db/open.js";
 import { ImageCache } from "../../server/images/cache.js";
 import { cachedImageStore, followImageChanges } from "../../server/images/cached-store.js";
+import { parseFilters } from "../../server/filters/parse.js";
 import { sqlImageStore } from "../../server/images/sql-store.js";
 import type { ImageStore } from "../../server/images/store.js";
 import { backends, type TestDatabase } from "../support/database.js";
@@ -14,7 +15,8 @@ const T0 = new Date("2026-01-01T00:00:00.000Z");
 
 /** A process's view: its own cache, kept in step with the announcements of one database. */
 async function cachingStore(db: Database) {
-  const cache = new ImageCache(1024 * 1024);
+  // Namespaces may be read whole at any time: a test need not wait out the interval.
+  const cache = new ImageCache(1024 * 1024, 0);
   const unfollow = await followImageChanges(db, cache);
   return { cache, store: cachedImageStore(sqlImageStore(db), cache), unfollow };
 }
@@ -78,6 +80,25 @@ for (const backend of backends) {
       await labelBecomes(view.store, "trunc", "t", "1");
       await testDb.db.query("TRUNCATE images");
       await eventually(async () => ((await view.store.get("trunc", "t")) === null ? true : undefined), "t to be gone");
+    });
+
+    it("lists a namespace from memory once it holds it whole, as the database would", async () => {
+      const names = ["b", "a", "c\u{1F600}", "c\uFFFD", "d"];
+      for (const [i, name] of names.entries()) {
+        await view.store.create("whole", imageFields(name, { labels: { v: String(i), env: i % 2 ? "prod" : "dev" } }), T0);
+      }
+      const database = sqlImageStore(testDb.db);
+      // Each List that finds it not held whole starts reading it whole (its own creates may still be announced).
+      await eventually(async () => (await view.store.list("whole", parseFilters([])), view.cache.list("whole")), "the namespace to be held whole");
+      for (const filters of [[], ["labels.env==prod"], ["name~=^c", "labels.v==4"], ['name!="a"']]) {
+        assert.deepEqual(await view.store.list("whole", parseFilters(filters)), await database.list("whole", parseFilters(filters)), filters.join(" "));
+      }
+      // An image added by hand is announced: the namespace is read from the database again.
+      await testDb.db.query(
+        `INSERT INTO images (namespace, name, name_key, target, created_at, updated_at)
+         SELECT namespace, 'e', sha256(convert_to('e', 'UTF8')), target, created_at, updated_at FROM images WHERE namespace = 'whole' AND name = 'a'`,
+      );
+      await eventually(async () => ((await view.store.list("whole", parseFilters([]))).length === 6 ? true : undefined), "the new image to be listed");
     });
 
     if (backend.kind !== "postgres") return;

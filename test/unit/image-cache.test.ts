@@ -209,6 +209,44 @@ describe("image cache", () => {
       assert.equal(warms, 2);
     });
 
+    it("holds a namespace whole when it read all of it, in the order read, until one of its images changes", async () => {
+      const { cache } = liveCache();
+      cache.warm("ns", async () => [image("a"), image("b"), image("c")]);
+      cache.warm("other", async () => [image("x")]);
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(cache.list("ns")?.map((i) => i.name), ["a", "b", "c"]);
+      cache.invalidate("ns", "new-image");
+      assert.equal(cache.list("ns"), undefined);
+      assert.deepEqual(cache.list("other")?.map((i) => i.name), ["x"]);
+      cache.lost();
+      assert.equal(cache.list("other"), undefined);
+    });
+
+    it("does not hold a namespace whole when the limit cut the read short, or an image changed meanwhile", async () => {
+      const { cache } = liveCache(1_200); // room to ask for 2
+      cache.warm("cut", async (limit) => ["a", "b", "c"].slice(0, limit).map((n) => image(n)));
+      await new Promise((r) => setImmediate(r));
+      assert.equal(cache.list("cut"), undefined);
+
+      const { cache: other } = liveCache();
+      const all = deferred<Image[]>();
+      other.warm("ns", () => all.promise);
+      other.invalidate("ns", "b");
+      all.resolve([image("a"), image("b")]);
+      await new Promise((r) => setImmediate(r));
+      assert.equal(other.list("ns"), undefined);
+    });
+
+    it("stops holding a namespace whole when one of its images is dropped for room", async () => {
+      const { cache, read } = liveCache(2_500);
+      cache.warm("ns", async () => [image("a"), image("b")]);
+      await new Promise((r) => setImmediate(r));
+      assert.equal(cache.list("ns")?.length, 2);
+      await cache.get("other", "c", read(image("c")));
+      await cache.get("other", "d", read(image("d")));
+      assert.equal(cache.list("ns"), undefined);
+    });
+
     it("fills only free memory: images already kept stay", async () => {
       const { cache, read, reads } = liveCache(2_500);
       await cache.get("ns", "kept", read(image("kept")));
