@@ -13,7 +13,7 @@ import {
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import { contentTypeProto, grpcStatusOk, parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import http2 from "node:http2";
-import { IncomingHeaders, nodeHeaders } from "./h2-headers.js";
+import { IncomingHeaders, nodeHeaders, sendTrailers } from "./h2-headers.js";
 import { compressGrpcOnlyWhenAsked } from "./grpc-compression.js";
 import { serveThroughConnect } from "./grpc-stream-adapter.js";
 import type { StreamHandler } from "./one-port-server.js";
@@ -210,12 +210,17 @@ export function unaryGrpcLane(
     }
     if (stream.destroyed || stream.closed) return;
     const added = context.responseMetadata();
-    stream.respond(nodeHeaders(added.header, { ":status": 200, "content-type": contentTypeProto }), { waitForTrailers: true });
     const trailers = nodeHeaders(added.trailer);
     if (status === undefined) trailers["grpc-status"] = GRPC_STATUS_OK;
     else nodeHeaders(status, trailers);
-    stream.once("wantTrailers", () => stream.sendTrailers(trailers));
-    stream.end(body);
+    try {
+      stream.respond(nodeHeaders(added.header, { ":status": 200, "content-type": contentTypeProto }), { waitForTrailers: true });
+      stream.once("wantTrailers", () => sendTrailers(stream, trailers));
+      stream.end(body);
+    } catch {
+      // The client went away meanwhile.
+      stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    }
   };
 
   return (stream, headers) => {
