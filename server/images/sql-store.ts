@@ -1,3 +1,4 @@
+import { batched } from "../db/batched.js";
 import type { Database, Queryable } from "../db/database.js";
 import { isStorableText } from "../db/storable-text.js";
 import type { Filter } from "../filters/parse.js";
@@ -33,6 +34,19 @@ const SQL = {
   create: `${REGISTER_NAMESPACE} INSERT INTO images (namespace, name, name_key, target, labels, created_at, updated_at)
     VALUES ($1, $2, ${KEY("$2")}, ${TARGET}, $7::jsonb, $8, $8)
     ON CONFLICT (namespace, name_key) DO NOTHING RETURNING ${COLUMNS}`,
+  // Many creates in one statement: each parameter is an array, one element per image.
+  createMany: `WITH input AS (
+      SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::timestamptz[])
+        AS t(namespace, name, media_type, digest, size, annotations, labels, at)
+    ), registered AS (
+      INSERT INTO namespaces (name) SELECT DISTINCT namespace FROM input ON CONFLICT DO NOTHING
+    )
+    INSERT INTO images (namespace, name, name_key, target, labels, created_at, updated_at)
+    SELECT namespace, name, ${KEY("name")},
+      jsonb_build_object('mediaType', media_type, 'digest', digest, 'size', size::bigint, 'annotations', annotations::jsonb),
+      labels::jsonb, at, at
+    FROM input
+    ON CONFLICT (namespace, name_key) DO NOTHING RETURNING namespace, ${COLUMNS}`,
   put: `${REGISTER_NAMESPACE} INSERT INTO images (namespace, name, name_key, target, labels, created_at, updated_at)
     VALUES ($1, $2, ${KEY("$2")}, ${TARGET}, $7::jsonb, $8, $8)
     ON CONFLICT (namespace, name_key) DO UPDATE
@@ -116,6 +130,34 @@ function writeParams(namespace: string, image: ImageFields, now: Date): unknown[
   ];
 }
 
+interface Create {
+  namespace: string;
+  image: ImageFields;
+  now: Date;
+}
+
+const createKey = (namespace: string, name: string) => `${namespace}\n${name}`;
+
+/** Creates in one statement: null for each name taken, by an existing image or by an earlier create in the batch. */
+async function createMany(db: Queryable, creates: readonly Create[]): Promise<(Image | null)[]> {
+  const first = new Map<string, Create>();
+  for (const create of creates) {
+    const key = createKey(create.namespace, create.image.name);
+    if (!first.has(key)) first.set(key, create);
+  }
+  const rows = [...first.values()].map((c) => writeParams(c.namespace, c.image, c.now));
+  const columns = rows[0]!.map((_, i) => rows.map((row) => row[i]));
+  const { rows: created } = await db.query<ImageRow & { namespace: string }>(SQL.createMany, columns);
+  const byKey = new Map(created.map((row) => [createKey(row.namespace, row.name), fromRow(row)]));
+  return creates.map((c) => {
+    const key = createKey(c.namespace, c.image.name);
+    return first.get(key) === c ? (byKey.get(key) ?? null) : null;
+  });
+}
+
+/** Up to this many concurrent creates share a statement. */
+const MAX_CREATE_BATCH = 64;
+
 async function write(db: Queryable, sql: string, namespace: string, image: ImageFields, now: Date) {
   validateImage(image);
   const { rows } = await db.query<ImageRow>(sql, writeParams(namespace, image, now));
@@ -123,6 +165,11 @@ async function write(db: Queryable, sql: string, namespace: string, image: Image
 }
 
 export function sqlImageStore(db: Database): ImageStore {
+  const create = batched<Create, Image | null>(
+    (creates) => createMany(db, creates),
+    (c) => write(db, SQL.create, c.namespace, c.image, c.now),
+    MAX_CREATE_BATCH,
+  );
   return {
     async get(namespace, name) {
       if (!isStorableText(name)) return null;
@@ -141,7 +188,10 @@ export function sqlImageStore(db: Database): ImageStore {
         : await db.query<ImageRow>(SQL.list("true"), [namespace]);
       return rows.map(fromRow).filter((image) => matches(filter, imageFields(image)));
     },
-    create: (namespace, image, now) => write(db, SQL.create, namespace, image, now),
+    async create(namespace, image, now) {
+      validateImage(image);
+      return create({ namespace, image, now });
+    },
     put: async (namespace, image, now) => (await write(db, SQL.put, namespace, image, now))!,
     update: (namespace, image, paths, now) =>
       db.transaction(async (tx) => {

@@ -37,6 +37,46 @@ for (const backend of backends) {
       assert.deepEqual((await store.get("ns2", "dup"))?.labels, { v: "1" });
     });
 
+    it("creates concurrently as if one after another: each name once, the first of a name wins", async () => {
+      await store.create("many", imageFields("taken", { labels: { v: "old" } }), T0);
+      // Made together, so that they share statements (see db/batched.ts).
+      const creates = [
+        ["many", "a", T0], ["many", "b", T1], ["other-ns", "a", T1], ["many", "taken", T1],
+        ["many", "c", T0], ["many", "a", T1], ["many", "d\uFEFF", T1], ["many", "c", T1],
+      ] as const;
+      // A store whose statements are counted: 8 creates made together take 2 (the
+      // first alone, the other 7 in one), so a failing batch statement would show.
+      const statements: string[] = [];
+      const counted = sqlImageStore({
+        ...testDb.db,
+        query: (sql, params, options) => (statements.push(sql), testDb.db.query(sql, params, options)),
+      });
+      const results = await Promise.all(
+        creates.map(([ns, name, at], i) => counted.create(ns, imageFields(name, { labels: { v: String(i) } }), at)),
+      );
+      assert.equal(statements.length, 2);
+      assert.deepEqual(
+        results.map((r) => r && `${r.name} v${r.labels.v} ${r.createdAt.toISOString().slice(0, 10)}`),
+        ["a v0 2026-01-01", "b v1 2026-01-02", "a v2 2026-01-02", null, "c v4 2026-01-01", null, "d\uFEFF v6 2026-01-02", null],
+      );
+      for (const [i, result] of results.entries()) {
+        if (result) assert.deepEqual(await store.get(creates[i]![0], creates[i]![1]), result);
+      }
+      assert.equal((await store.get("many", "taken"))?.labels.v, "old");
+    });
+
+    it("creates concurrently with an invalid image among them: only that one fails", async () => {
+      const results = await Promise.allSettled([
+        store.create("mixed", imageFields("ok-1"), T0),
+        store.create("mixed", imageFields("bad", { labels: { "": "empty key" } }), T0),
+        store.create("mixed", imageFields("ok-2"), T0),
+      ]);
+      assert.deepEqual(results.map((r) => r.status), ["fulfilled", "rejected", "fulfilled"]);
+      assert.ok((results[1] as PromiseRejectedResult).reason instanceof InvalidArgumentError);
+      assert.equal(await store.get("mixed", "bad"), null);
+      assert.ok(await store.get("mixed", "ok-2"));
+    });
+
     it("returns null for a missing image and keeps namespaces apart", async () => {
       await store.create("ns3", imageFields("only-here"), T0);
       assert.equal(await store.get("ns3-other", "only-here"), null);
