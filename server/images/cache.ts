@@ -102,17 +102,19 @@ export class ImageCache {
   }
 
   /**
-   * Reads a namespace's images in the background, as many as fit, unless it
-   * was done within the warm interval: a namespace's images tend to be asked
+   * Reads a namespace's images in the background, as many as the free room
+   * can keep, unless it was done within the warm interval: a namespace's images tend to be asked
    * for together (a node's images, a dashboard's rows).
    */
   warm(namespace: string, readFirst: (limit: number) => Promise<Image[]>, now = Date.now()): void {
     if (!this.isLive || this.warming.has(namespace)) return;
     if (now - (this.warmedAt.get(namespace) ?? -Infinity) < this.warmIntervalMs) return;
+    // Read no more than the free room can keep: a full cache reads nothing.
+    const limit = Math.floor((this.maxBytes - this.bytes) / MIN_IMAGE_BYTES);
+    if (limit < 1) return;
     this.warmedAt.set(namespace, now);
     const warming: Warming = { changed: new Set(), everything: false };
     this.warming.set(namespace, warming);
-    const limit = Math.ceil(this.maxBytes / MIN_IMAGE_BYTES);
     readFirst(limit)
       .then((images) => {
         if (warming.everything) return;

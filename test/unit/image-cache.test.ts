@@ -169,11 +169,21 @@ describe("image cache", () => {
       assert.equal(reads(), 0);
     });
 
-    it("asks for as many images as the memory limit could hold", async () => {
-      const { cache } = liveCache(60_000);
+    it("asks for as many images as the free room could hold, and for none when the cache is full", async () => {
+      const { cache, read } = liveCache(60_000);
       let limit = 0;
       cache.warm("ns", async (l) => ((limit = l), []));
       assert.equal(limit, 100);
+
+      const { cache: small } = liveCache(2_500);
+      await small.get("ns", "a", read(image("a")));
+      small.warm("ns", async (l) => ((limit = l), []));
+      assert.equal(limit, 3, "room for about three more");
+      await small.get("ns", "b", read(image("b")));
+      await small.get("ns", "c", read(image("c")));
+      limit = -1;
+      small.warm("other", async (l) => ((limit = l), []));
+      assert.equal(limit, -1, "nothing was read");
     });
 
     it("skips the images changed while it read, and drops everything after lost", async () => {
