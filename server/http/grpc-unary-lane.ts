@@ -2,9 +2,6 @@ import { create, fromBinary, isMessage, toBinary, type DescMessage } from "@bufb
 import {
   Code,
   ConnectError,
-  createContextValues,
-  type ContextValues,
-  type HandlerContext,
   type Interceptor,
   type MethodImplSpec,
   type UnaryRequest,
@@ -13,7 +10,8 @@ import {
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import { contentTypeProto, grpcStatusOk, parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import http2 from "node:http2";
-import { IncomingHeaders, nodeHeaders, sendTrailers } from "./h2-headers.js";
+import { nodeHeaders, sendTrailers } from "./h2-headers.js";
+import { LaneContext } from "./lane-context.js";
 import { compressGrpcOnlyWhenAsked } from "./grpc-compression.js";
 import { serveThroughConnect } from "./grpc-stream-adapter.js";
 import type { StreamHandler } from "./one-port-server.js";
@@ -30,81 +28,6 @@ type UnarySpec = Extract<MethodImplSpec, { kind: "unary" }>;
 const BINARY_GRPC = /^application\/grpc(?:\+proto)?$/;
 const ENVELOPE_HEADER_BYTES = 5;
 const GRPC_STATUS_OK = String(grpcStatusOk);
-const DEADLINE_EXCEEDED = () => new ConnectError("the operation timed out", Code.DeadlineExceeded);
-const CLIENT_WENT_AWAY = new ConnectError("the client closed the stream", Code.Canceled);
-
-
-
-/**
- * A HandlerContext whose parts are made when first used. Most calls read
- * only the request headers; an AbortSignal (an EventTarget, linked to the
- * deadline, the client and shutdown) costs more than the call itself, and is
- * made only for an implementation that asks for it.
- */
-class LaneContext implements HandlerContext {
-  readonly requestMethod = "POST";
-  readonly protocolName = "grpc";
-  private header?: Headers;
-  private outHeader?: Headers;
-  private outTrailer?: Headers;
-  private contextValues?: ContextValues;
-  private controller?: AbortController;
-  private cleanup?: () => void;
-
-  constructor(
-    readonly method: UnarySpec["method"],
-    readonly url: string,
-    private readonly raw: http2.IncomingHttpHeaders,
-    private readonly deadline: number | undefined,
-    private readonly stream: http2.ServerHttp2Stream,
-    private readonly shutdownSignal: AbortSignal,
-  ) {}
-
-  get service() {
-    return this.method.parent;
-  }
-  readonly timeoutMs = () => (this.deadline === undefined ? undefined : this.deadline - Date.now());
-  get requestHeader(): Headers {
-    return (this.header ??= new IncomingHeaders(this.raw));
-  }
-  get responseHeader(): Headers {
-    return (this.outHeader ??= new Headers());
-  }
-  get responseTrailer(): Headers {
-    return (this.outTrailer ??= new Headers());
-  }
-  get values(): ContextValues {
-    return (this.contextValues ??= createContextValues());
-  }
-  get signal(): AbortSignal {
-    if (this.controller === undefined) {
-      const controller = (this.controller = new AbortController());
-      const abort = (reason: unknown) => controller.signal.aborted || controller.abort(reason);
-      const onShutdown = () => abort(this.shutdownSignal.reason);
-      const onClose = () => abort(CLIENT_WENT_AWAY);
-      const timer = this.deadline === undefined ? undefined : setTimeout(() => abort(DEADLINE_EXCEEDED()), this.timeoutMs());
-      this.shutdownSignal.addEventListener("abort", onShutdown);
-      this.stream.once("close", onClose);
-      if (this.shutdownSignal.aborted) onShutdown();
-      this.cleanup = () => {
-        clearTimeout(timer);
-        this.shutdownSignal.removeEventListener("abort", onShutdown);
-        this.stream.off("close", onClose);
-      };
-    }
-    return this.controller.signal;
-  }
-
-  /** The call is over: stop watching for its end. */
-  finish(): void {
-    this.cleanup?.();
-  }
-
-  /** What the implementation and interceptors added to the response, if anything. */
-  responseMetadata(): { header?: Headers; trailer?: Headers } {
-    return { header: this.outHeader, trailer: this.outTrailer };
-  }
-}
 
 function normalize<T extends DescMessage>(schema: T, value: unknown) {
   return isMessage(value, schema) ? value : create(schema, value as never);
@@ -268,7 +191,7 @@ export function unaryGrpcLane(
       const deadline = timeout.timeoutMs === undefined ? undefined : Date.now() + timeout.timeoutMs;
       const url = `http://${headers[":authority"] ?? "localhost"}${path}`;
       const context = new LaneContext(lane.spec.method, url, headers, deadline, stream, options.shutdownSignal);
-      void answer(stream, lane.spec, context, input);
+      answer(stream, lane.spec, context, input).catch(() => stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR));
     };
     stream.on("data", onData).once("end", onEnd);
     return true;
