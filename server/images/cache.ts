@@ -72,6 +72,11 @@ export class ImageCache {
     return this.entries.size;
   }
 
+  /** The kept copy, if any, without reading or counting it as a use. */
+  peek(namespace: string, name: string): Image | undefined {
+    return this.entries.get(key(namespace, name))?.image;
+  }
+
   /** The kept copy, or what read() finds (kept if no change to it was announced while reading). */
   async get(namespace: string, name: string, read: () => Promise<Image | null>): Promise<Image | null> {
     const k = key(namespace, name);

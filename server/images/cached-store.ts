@@ -38,8 +38,8 @@ export function cachedImageStore(store: ImageStore, cache: ImageCache): ImageSto
     first: (namespace, limit) => store.first(namespace, limit),
     create: (namespace, image, now) => dropAfter(namespace, image.name, store.create(namespace, image, now)),
     put: (namespace, image, now) => dropAfter(namespace, image.name, store.put(namespace, image, now)),
-    update: (namespace, image, paths, now) =>
-      dropAfter(namespace, image.name, store.update(namespace, image, paths, now)),
+    update: (namespace, image, paths, now, current) =>
+      dropAfter(namespace, image.name, store.update(namespace, image, paths, now, current ?? cache.peek(namespace, image.name))),
     delete: (namespace, name, expectedDigest) => dropAfter(namespace, name, store.delete(namespace, name, expectedDigest)),
   };
 }

@@ -54,6 +54,12 @@ const SQL = {
     RETURNING ${COLUMNS}`,
   update: `UPDATE images SET target = ${TARGET}, labels = $7::jsonb, updated_at = $8
     WHERE namespace = $1 AND name_key = ${KEY("$2")} RETURNING ${COLUMNS}`,
+  // The update, only while the image still holds what $9..$13 say it held.
+  updateIfUnchanged: `UPDATE images SET target = ${TARGET}, labels = $7::jsonb, updated_at = $8
+    WHERE namespace = $1 AND name_key = ${KEY("$2")}
+      AND target = jsonb_build_object('mediaType', $9::text, 'digest', $10::text, 'size', $11::bigint, 'annotations', $12::jsonb)
+      AND labels = $13::jsonb
+    RETURNING ${COLUMNS}`,
   delete: `DELETE FROM images
     WHERE namespace = $1 AND name_key = ${KEY("$2")} AND ($3::text IS NULL OR target->>'digest' = $3::text)`,
 } as const;
@@ -158,10 +164,16 @@ async function createMany(db: Queryable, creates: readonly Create[]): Promise<(I
 /** Up to this many concurrent creates share a statement. */
 const MAX_CREATE_BATCH = 64;
 
-async function write(db: Queryable, sql: string, namespace: string, image: ImageFields, now: Date) {
+async function write(db: Queryable, sql: string, namespace: string, image: ImageFields, now: Date, extraParams: unknown[] = []) {
   validateImage(image);
-  const { rows } = await db.query<ImageRow>(sql, writeParams(namespace, image, now));
+  const { rows } = await db.query<ImageRow>(sql, [...writeParams(namespace, image, now), ...extraParams]);
   return rows[0] === undefined ? null : fromRow(rows[0]);
+}
+
+/** updateIfUnchanged's $9..$13: an image's content as stored. */
+function contentParams(image: Image): unknown[] {
+  const { target } = image;
+  return [target.mediaType, target.digest, target.size.toString(), JSON.stringify(target.annotations), JSON.stringify(image.labels)];
 }
 
 export function sqlImageStore(db: Database): ImageStore {
@@ -170,12 +182,13 @@ export function sqlImageStore(db: Database): ImageStore {
     (c) => write(db, SQL.create, c.namespace, c.image, c.now),
     MAX_CREATE_BATCH,
   );
+  async function get(namespace: string, name: string): Promise<Image | null> {
+    if (!isStorableText(name)) return null;
+    const { rows } = await db.query<ImageRow>(SQL.get, [namespace, name]);
+    return rows[0] === undefined ? null : fromRow(rows[0]);
+  }
   return {
-    async get(namespace, name) {
-      if (!isStorableText(name)) return null;
-      const { rows } = await db.query<ImageRow>(SQL.get, [namespace, name]);
-      return rows[0] === undefined ? null : fromRow(rows[0]);
-    },
+    get,
     async first(namespace, limit) {
       const { rows } = await db.query<ImageRow>(SQL.listFirst, [namespace, limit]);
       return rows.map(fromRow);
@@ -193,14 +206,31 @@ export function sqlImageStore(db: Database): ImageStore {
       return create({ namespace, image, now });
     },
     put: async (namespace, image, now) => (await write(db, SQL.put, namespace, image, now))!,
-    update: (namespace, image, paths, now) =>
-      db.transaction(async (tx) => {
-        if (!isStorableText(image.name)) return null;
+    async update(namespace, image, paths, now, current) {
+      if (!isStorableText(image.name)) return null;
+      // A replacement does not depend on what is stored: one statement. As in
+      // containerd, a missing image is NotFound even when the new one is invalid.
+      if (paths.length === 0) {
+        try {
+          validateImage(image);
+        } catch (error) {
+          if ((await get(namespace, image.name)) === null) return null;
+          throw error;
+        }
+        return write(db, SQL.update, namespace, image, now);
+      }
+      // Merge into what was read, and write it only if that is still stored: one
+      // or two statements. When something changed meanwhile, merge under a row lock.
+      const seen = current ?? (await get(namespace, image.name));
+      if (seen === null) return null;
+      const swapped = await write(db, SQL.updateIfUnchanged, namespace, applyFieldMask(seen, image, paths), now, contentParams(seen));
+      if (swapped !== null) return swapped;
+      return db.transaction(async (tx) => {
         const { rows } = await tx.query<ImageRow>(SQL.getForUpdate, [namespace, image.name]);
         if (rows[0] === undefined) return null;
-        const merged = applyFieldMask(fromRow(rows[0]), image, paths);
-        return write(tx, SQL.update, namespace, merged, now);
-      }),
+        return write(tx, SQL.update, namespace, applyFieldMask(fromRow(rows[0]), image, paths), now);
+      });
+    },
     async delete(namespace, name, expectedDigest) {
       if (!isStorableText(name)) return false;
       const { rowCount } = await db.query(SQL.delete, [namespace, name, expectedDigest ?? null]);

@@ -15,8 +15,12 @@ export interface ImageStore {
   create(namespace: string, image: ImageFields, now: Date): Promise<Image | null>;
   /** Inserts or replaces; a replaced image keeps its created_at. */
   put(namespace: string, image: ImageFields, now: Date): Promise<Image>;
-  /** Applies the field mask (see applyFieldMask); null when the image does not exist. */
-  update(namespace: string, image: ImageFields, paths: readonly string[], now: Date): Promise<Image | null>;
+  /**
+   * Applies the field mask (see applyFieldMask); null when the image does not
+   * exist. `current`: what the caller last read of the image (a cached copy),
+   * so that it need not be read again; a stale one costs a retry, never a lost update.
+   */
+  update(namespace: string, image: ImageFields, paths: readonly string[], now: Date, current?: Image): Promise<Image | null>;
   /** false when nothing was deleted: no such image, or it points at another digest than expectedDigest. */
   delete(namespace: string, name: string, expectedDigest?: string): Promise<boolean>;
 }

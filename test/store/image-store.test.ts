@@ -5,6 +5,7 @@ import { imageFields as imageFieldsOf } from "../../server/filters/image-fields.
 import { matches } from "../../server/filters/match.js";
 import { parseFilters } from "../../server/filters/parse.js";
 import { sqlImageStore } from "../../server/images/sql-store.js";
+import type { Queryable } from "../../server/db/database.js";
 import type { ImageStore } from "../../server/images/store.js";
 import { backends, type TestDatabase } from "../support/database.js";
 import { digestOf, imageFields } from "../support/fixtures.js";
@@ -22,6 +23,26 @@ for (const backend of backends) {
       store = sqlImageStore(testDb.db);
     });
     after(() => testDb.dispose());
+
+    /** The store over a database whose statements are recorded. */
+    function recorded() {
+      const statements: string[] = [];
+      const recording = (q: Queryable["query"]): Queryable["query"] => (sql, params, options) => {
+        statements.push(sql.trim().split(/\s+/)[0]!);
+        return q(sql, params, options);
+      };
+      const counted = sqlImageStore({
+        ...testDb.db,
+        query: recording(testDb.db.query),
+        transaction: async (fn) => {
+          statements.push("BEGIN");
+          const result = await testDb.db.transaction((tx) => fn({ ...tx, query: recording(tx.query) }));
+          statements.push("COMMIT");
+          return result;
+        },
+      });
+      return { statements, counted };
+    }
 
     it("creates, then gets the image back with the store's timestamps", async () => {
       const created = await store.create("ns1", imageFields("a", { labels: { env: "prod" } }), T0);
@@ -44,13 +65,9 @@ for (const backend of backends) {
         ["many", "a", T0], ["many", "b", T1], ["other-ns", "a", T1], ["many", "taken", T1],
         ["many", "c", T0], ["many", "a", T1], ["many", "d\uFEFF", T1], ["many", "c", T1],
       ] as const;
-      // A store whose statements are counted: 8 creates made together take 2 (the
-      // first alone, the other 7 in one), so a failing batch statement would show.
-      const statements: string[] = [];
-      const counted = sqlImageStore({
-        ...testDb.db,
-        query: (sql, params, options) => (statements.push(sql), testDb.db.query(sql, params, options)),
-      });
+      // 8 creates made together take 2 statements (the first alone, the other 7
+      // in one), so a failing batch statement would show.
+      const { statements, counted } = recorded();
       const results = await Promise.all(
         creates.map(([ns, name, at], i) => counted.create(ns, imageFields(name, { labels: { v: String(i) } }), at)),
       );
@@ -174,6 +191,56 @@ for (const backend of backends) {
       assert.equal(updated?.createdAt.getTime(), T0.getTime());
       assert.equal(updated?.updatedAt.getTime(), T1.getTime());
       assert.equal(await store.update("upd", imageFields("missing"), [], T1), null);
+    });
+
+    describe("update's statements", () => {
+      it("merges into the image it reads, in two statements", async () => {
+        await store.create("cas", imageFields("read", { labels: { a: "1" } }), T0);
+        const { statements, counted } = recorded();
+        const updated = await counted.update("cas", imageFields("read", { labels: { b: "2" } }), ["labels.b"], T1);
+        assert.deepEqual(updated?.labels, { a: "1", b: "2" });
+        assert.deepEqual(statements, ["SELECT", "UPDATE"]);
+      });
+
+      it("merges into a copy the caller read, in one statement", async () => {
+        const current = (await store.create("cas", imageFields("given", { labels: { a: "1" } }), T0))!;
+        const { statements, counted } = recorded();
+        const updated = await counted.update("cas", imageFields("given", { labels: { b: "2" } }), ["labels.b"], T1, current);
+        assert.deepEqual(updated?.labels, { a: "1", b: "2" });
+        assert.deepEqual(statements, ["UPDATE"]);
+      });
+
+      it("loses no change when the copy is stale: it merges again under a row lock", async () => {
+        const stale = (await store.create("cas", imageFields("stale", { labels: { a: "1" } }), T0))!;
+        await store.update("cas", imageFields("stale", { labels: { b: "2" } }), ["labels.b"], T1);
+        const { statements, counted } = recorded();
+        const updated = await counted.update("cas", imageFields("stale", { labels: { c: "3" } }), ["labels.c"], T1, stale);
+        assert.deepEqual(updated?.labels, { a: "1", b: "2", c: "3" });
+        assert.deepEqual(statements, ["UPDATE", "BEGIN", "SELECT", "UPDATE", "COMMIT"]);
+      });
+
+      it("replaces without reading, in one statement", async () => {
+        await store.create("cas", imageFields("whole", { labels: { a: "1" } }), T0);
+        const { statements, counted } = recorded();
+        const updated = await counted.update("cas", imageFields("whole", { labels: { z: "9" } }), [], T1);
+        assert.deepEqual(updated?.labels, { z: "9" });
+        assert.equal(await counted.update("cas", imageFields("nowhere"), [], T1), null);
+        assert.deepEqual(statements, ["UPDATE", "UPDATE"]);
+      });
+
+      it("answers a replacement of a missing image with null even when it is invalid, as containerd does", async () => {
+        const invalid = imageFields("nowhere", { target: { mediaType: "", digest: "", size: 0n, annotations: {} } });
+        assert.equal(await store.update("cas", invalid, [], T1), null);
+        await store.create("cas", imageFields("somewhere"), T0);
+        await assert.rejects(store.update("cas", { ...invalid, name: "somewhere" }, [], T1), InvalidArgumentError);
+      });
+
+      it("applies every one of many concurrent updates of one image", async () => {
+        await store.create("cas", imageFields("busy"), T0);
+        const keys = Array.from({ length: 12 }, (_, i) => `k${i}`);
+        await Promise.all(keys.map((k) => store.update("cas", imageFields("busy", { labels: { [k]: "x" } }), [`labels.${k}`], T1)));
+        assert.deepEqual(Object.keys((await store.get("cas", "busy"))!.labels).sort(), [...keys].sort());
+      });
     });
 
     it("writes nothing when validation fails", async () => {
