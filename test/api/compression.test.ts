@@ -2,12 +2,7 @@ import assert from "node:assert/strict";
 import http2 from "node:http2";
 import { after, before, describe, it } from "node:test";
 import { gzipSync } from "node:zlib";
-import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
-import { Images } from "../../gen/containerd/services/images/v1/images_pb.js";
-import { serverBackend, type TestDatabase } from "../support/database.js";
-import { digestOf, INDEX_MEDIA_TYPE } from "../support/fixtures.js";
-import { startServer, type RunningServer } from "../support/server.js";
+import { startServerWithImages, type RunningServer, type ServerWithImages } from "../support/server.js";
 
 const LIST = "/containerd.services.images.v1.Images/List";
 const EMPTY_LIST_REQUEST = new Uint8Array(0);
@@ -38,21 +33,13 @@ function grpcCall(baseUrl: string, headers: Record<string, string>, message: Uin
 }
 
 describe("response compression", () => {
-  let testDb: TestDatabase;
+  let running: ServerWithImages;
   let server: RunningServer;
   before(async () => {
-    testDb = await serverBackend.open();
-    server = await startServer(testDb.db);
-    const images = createClient(Images, createGrpcTransport({ baseUrl: server.baseUrl }));
-    for (let i = 0; i < 40; i++) {
-      const target = { mediaType: INDEX_MEDIA_TYPE, digest: digestOf(i), size: 10n };
-      await images.create({ image: { name: `registry.example.com/app-${i}:v1`, target } }, { headers: { "containerd-namespace": "gz" } });
-    }
+    running = await startServerWithImages("gz", 40, (i) => `registry.example.com/app-${i}:v1`);
+    server = running.server;
   });
-  after(async () => {
-    await server.close();
-    await testDb.dispose();
-  });
+  after(() => running.close());
 
   it("does not compress a gRPC response for a client that only accepts gzip", async () => {
     const result = await grpcCall(server.baseUrl, { "grpc-accept-encoding": "identity,deflate,gzip" }, EMPTY_LIST_REQUEST, false);

@@ -1,34 +1,20 @@
 import assert from "node:assert/strict";
 import http2 from "node:http2";
 import { after, before, describe, it } from "node:test";
-import { createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
-import { Images } from "../../gen/containerd/services/images/v1/images_pb.js";
-import { serverBackend, type TestDatabase } from "../support/database.js";
-import { digestOf, INDEX_MEDIA_TYPE } from "../support/fixtures.js";
-import { startServer, type RunningServer } from "../support/server.js";
+import { startServerWithImages, type RunningServer, type ServerWithImages } from "../support/server.js";
 
-const NS = { headers: { "containerd-namespace": "large" } };
 const IMAGES = 100;
 // Nine labels near containerd's 4 KiB limit: about 36 KB per image, 3.6 MB per List.
 const LABELS = Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`label-${i}`, "x".repeat(4_000)]));
 
 describe("large responses on one HTTP/2 connection", () => {
-  let testDb: TestDatabase;
+  let running: ServerWithImages;
   let server: RunningServer;
   before(async () => {
-    testDb = await serverBackend.open();
-    server = await startServer(testDb.db);
-    const images = createClient(Images, createGrpcTransport({ baseUrl: server.baseUrl }));
-    for (let i = 0; i < IMAGES; i++) {
-      const target = { mediaType: INDEX_MEDIA_TYPE, digest: digestOf(i), size: 1n };
-      await images.create({ image: { name: `registry.example.com/large-${i}:v1`, labels: LABELS, target } }, NS);
-    }
+    running = await startServerWithImages("large", IMAGES, (i) => `registry.example.com/large-${i}:v1`, LABELS);
+    server = running.server;
   });
-  after(async () => {
-    await server.close();
-    await testDb.dispose();
-  });
+  after(() => running.close());
 
   it("keeps accepting calls while answers wait for a client that reads slowly", async () => {
     // The client reads nothing until all 16 calls are made: the answers wait in
