@@ -1,4 +1,4 @@
-import type { Image } from "./image.js";
+import { imageKey, type Image } from "./image.js";
 
 /** One read of the database whose result may be kept, unless a change to its image was seen meanwhile. */
 interface PendingRead {
@@ -16,7 +16,6 @@ interface Entry {
   bytes: number;
 }
 
-const key = (namespace: string, name: string) => `${namespace}\n${name}`;
 
 /** By default, a namespace is read whole at most this often (per process). */
 export const WARM_INTERVAL_MS = 30_000;
@@ -74,12 +73,12 @@ export class ImageCache {
 
   /** The kept copy, if any, without reading or counting it as a use. */
   peek(namespace: string, name: string): Image | undefined {
-    return this.entries.get(key(namespace, name))?.image;
+    return this.entries.get(imageKey(namespace, name))?.image;
   }
 
   /** The kept copy, or what read() finds (kept if no change to it was announced while reading). */
   async get(namespace: string, name: string, read: () => Promise<Image | null>): Promise<Image | null> {
-    const k = key(namespace, name);
+    const k = imageKey(namespace, name);
     const entry = this.entries.get(k);
     if (entry !== undefined) {
       this.entries.delete(k);
@@ -127,7 +126,7 @@ export class ImageCache {
         const all: Image[] = [];
         let whole = images.length < limit;
         for (const image of images) {
-          const k = key(namespace, image.name);
+          const k = imageKey(namespace, image.name);
           if (warming.changed.has(k)) {
             whole = false;
             continue;
@@ -148,7 +147,7 @@ export class ImageCache {
 
   /** The image may have changed: forget it, and do not keep what reads in flight find. */
   invalidate(namespace: string, name: string): void {
-    const k = key(namespace, name);
+    const k = imageKey(namespace, name);
     this.drop(k);
     this.complete.delete(namespace);
     for (const read of this.pending.get(k) ?? []) read.stale = true;

@@ -15,3 +15,6 @@ export interface Image {
   createdAt: Date;
   updatedAt: Date;
 }
+
+/** One string per image across namespaces (a namespace holds no newline). */
+export const imageKey = (namespace: string, name: string) => `${namespace}\n${name}`;

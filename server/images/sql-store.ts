@@ -1,12 +1,13 @@
 import { batched } from "../db/batched.js";
 import type { Database, Queryable } from "../db/database.js";
+import { InvalidArgumentError } from "../errors.js";
 import { isStorableText } from "../db/storable-text.js";
 import type { Filter } from "../filters/parse.js";
 import { matches } from "../filters/match.js";
 import { imageFields } from "../filters/image-fields.js";
 import { REGISTER_NAMESPACE } from "../namespaces/sql-store.js";
 import { applyFieldMask } from "./field-mask.js";
-import type { Image } from "./image.js";
+import { imageKey, type Image } from "./image.js";
 import type { ImageFields, ImageStore } from "./store.js";
 import { validateImage } from "./validate.js";
 
@@ -142,21 +143,19 @@ interface Create {
   now: Date;
 }
 
-const createKey = (namespace: string, name: string) => `${namespace}\n${name}`;
-
 /** Creates in one statement: null for each name taken, by an existing image or by an earlier create in the batch. */
 async function createMany(db: Queryable, creates: readonly Create[]): Promise<(Image | null)[]> {
   const first = new Map<string, Create>();
   for (const create of creates) {
-    const key = createKey(create.namespace, create.image.name);
+    const key = imageKey(create.namespace, create.image.name);
     if (!first.has(key)) first.set(key, create);
   }
   const rows = [...first.values()].map((c) => writeParams(c.namespace, c.image, c.now));
   const columns = rows[0]!.map((_, i) => rows.map((row) => row[i]));
   const { rows: created } = await db.query<ImageRow & { namespace: string }>(SQL.createMany, columns);
-  const byKey = new Map(created.map((row) => [createKey(row.namespace, row.name), fromRow(row)]));
+  const byKey = new Map(created.map((row) => [imageKey(row.namespace, row.name), fromRow(row)]));
   return creates.map((c) => {
-    const key = createKey(c.namespace, c.image.name);
+    const key = imageKey(c.namespace, c.image.name);
     return first.get(key) === c ? (byKey.get(key) ?? null) : null;
   });
 }
@@ -212,12 +211,11 @@ export function sqlImageStore(db: Database): ImageStore {
       // containerd, a missing image is NotFound even when the new one is invalid.
       if (paths.length === 0) {
         try {
-          validateImage(image);
+          return await write(db, SQL.update, namespace, image, now);
         } catch (error) {
-          if ((await get(namespace, image.name)) === null) return null;
+          if (error instanceof InvalidArgumentError && (await get(namespace, image.name)) === null) return null;
           throw error;
         }
-        return write(db, SQL.update, namespace, image, now);
       }
       // Merge into what was read, and write it only if that is still stored: one
       // or two statements. When something changed meanwhile, merge under a row lock.
