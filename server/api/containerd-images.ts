@@ -17,14 +17,14 @@ export function containerdImagesRoutes(images: ImageService) {
       },
       async create(request, ctx) {
         const image = imageFromWire(request.image);
-        const sourceDateEpoch = dateFromWire(request.sourceDateEpoch);
+        const sourceDateEpoch = dateFromWire(request.sourceDateEpoch, "source_date_epoch");
         const created = await images.create(requiredNamespace(ctx), image, { sourceDateEpoch });
         return { image: imageToWire(created) };
       },
       async update(request, ctx) {
         const image = imageFromWire(request.image);
         const paths = request.updateMask?.paths ?? [];
-        const sourceDateEpoch = dateFromWire(request.sourceDateEpoch);
+        const sourceDateEpoch = dateFromWire(request.sourceDateEpoch, "source_date_epoch");
         const updated = await images.update(requiredNamespace(ctx), image, paths, { sourceDateEpoch });
         return { image: imageToWire(updated) };
       },

@@ -48,6 +48,16 @@ export function imageToWire(image: Image) {
   };
 }
 
-export function dateFromWire(timestamp: Timestamp | undefined): Date | undefined {
-  return timestamp === undefined ? undefined : timestampDate(timestamp);
+// google.protobuf.Timestamp's valid range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z.
+const MIN_SECONDS = -62_135_596_800n;
+const MAX_SECONDS = 253_402_300_799n;
+
+/** A client's timestamp, refused when outside the range google.protobuf.Timestamp defines. */
+export function dateFromWire(timestamp: Timestamp | undefined, field: string): Date | undefined {
+  if (timestamp === undefined) return undefined;
+  const { seconds, nanos } = timestamp;
+  if (seconds < MIN_SECONDS || seconds > MAX_SECONDS || nanos < 0 || nanos > 999_999_999) {
+    throw new InvalidArgumentError(`${field}: must be a timestamp from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z`);
+  }
+  return timestampDate(timestamp);
 }

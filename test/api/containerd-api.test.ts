@@ -81,6 +81,35 @@ describe("containerd.services.images.v1, leases and namespaces", () => {
     assert.equal(await codeOf(images.create({ image: { name: "", target: target("x") } }, ns("ts"))), Code.InvalidArgument);
   });
 
+  it("takes source_date_epoch over Timestamp's whole range, and refuses one outside it without writing", async () => {
+    const images = createClient(Images, transport);
+    const first = { seconds: -62_135_596_800n, nanos: 0 }; // 0001-01-01T00:00:00Z
+    const last = { seconds: 253_402_300_799n, nanos: 999_000_000 }; // 9999-12-31T23:59:59.999Z
+    for (const [name, epoch] of [["first", first], ["last", last]] as const) {
+      const { image } = await images.create({ image: { name, target: target(name) }, sourceDateEpoch: epoch }, ns("range"));
+      assert.deepEqual([image!.createdAt!.seconds, image!.createdAt!.nanos], [epoch.seconds, epoch.nanos]);
+      const { image: read } = await images.get({ name }, ns("range"));
+      assert.deepEqual([read!.createdAt!.seconds, read!.updatedAt!.nanos], [epoch.seconds, epoch.nanos]);
+    }
+    const outside = [
+      { seconds: first.seconds - 1n, nanos: 0 },
+      { seconds: last.seconds + 1n, nanos: 0 },
+      { seconds: 9_000_000_000_000n, nanos: 0 },
+      { seconds: 0n, nanos: -1 },
+      { seconds: 0n, nanos: 1_000_000_000 },
+    ];
+    for (const sourceDateEpoch of outside) {
+      const created = await images.create({ image: { name: "out", target: target("out") }, sourceDateEpoch }, ns("range")).catch(ConnectError.from);
+      assert.ok(created instanceof ConnectError, `create at ${sourceDateEpoch.seconds}s ${sourceDateEpoch.nanos}ns`);
+      assert.equal(created.code, Code.InvalidArgument);
+      assert.match(created.rawMessage, /^source_date_epoch: must be a timestamp from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z/);
+      const update = images.update({ image: { name: "first", labels: { k: "v" } }, updateMask: { paths: ["labels.k"] }, sourceDateEpoch }, ns("range"));
+      assert.equal(await codeOf(update), Code.InvalidArgument);
+    }
+    assert.equal(await codeOf(images.get({ name: "out" }, ns("range"))), Code.NotFound);
+    assert.deepEqual((await images.get({ name: "first" }, ns("range"))).image?.labels, {});
+  });
+
   it("deletes only while the image points at the given target (containerd 2.x)", async () => {
     const images = createClient(Images, transport);
     await images.create({ image: { name: "d", target: target("d") } }, ns("del"));
