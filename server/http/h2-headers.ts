@@ -1,4 +1,5 @@
 import http2 from "node:http2";
+import { sendTrailersNow } from "./early-trailers.js";
 
 /** An HTTP/2 request's headers without the pseudo-headers, as a Fetch API Headers. */
 export function webHeaders(headers: http2.IncomingHttpHeaders): Headers {
@@ -18,8 +19,12 @@ export function nodeHeaders(header: Headers | undefined, into: http2.OutgoingHtt
   return into;
 }
 
-/** Trailers for a stream that asked for them; a stream gone meanwhile is reset, not a crash. */
+/**
+ * Trailers for a stream that asked for them ('wantTrailers'), at once where
+ * possible; a stream gone meanwhile is reset, not a crash.
+ */
 export function sendTrailers(stream: http2.ServerHttp2Stream, trailers: http2.OutgoingHttpHeaders): void {
+  if (sendTrailersNow(stream, trailers)) return;
   try {
     stream.sendTrailers(trailers);
   } catch {
