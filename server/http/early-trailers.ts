@@ -5,15 +5,16 @@ import type http2 from "node:http2";
  * in the same turn of the event loop as the answer's data.
  *
  * Node's sendTrailers() validates the trailers and then defers the actual
- * submission with setImmediate, so every gRPC answer takes one more turn of
- * the event loop, and its trailers a write of their own. nghttp2 allows
- * trailers to be submitted from the data source callback in which Node emits
- * 'wantTrailers' (see nghttp2_submit_trailer), so this does what that
- * deferred step does, at once, through the stream's internal handle. It does
- * so only on the Node major whose internals it was checked against, only for
- * trailers it can pass on exactly as sendTrailers would (at least one, plain
- * lowercase names, single string values), and otherwise says no, so that the
- * caller uses sendTrailers.
+ * submission with setImmediate, so every gRPC answer needs one more turn of
+ * the event loop to complete, and reaches the client in two parts that
+ * arrive a turn apart. nghttp2 allows trailers to be submitted from the data
+ * source callback in which Node emits 'wantTrailers' (see
+ * nghttp2_submit_trailer), so this does what that deferred step does, at
+ * once, through the stream's internal handle. It does so only on the Node
+ * major whose internals it was checked against, only for trailers it can pass
+ * on exactly as sendTrailers would (at least one, plain lowercase names,
+ * single string values), and otherwise says no, so that the caller uses
+ * sendTrailers. docs/node-http2-trailers.md has the measurements.
  */
 export function sendTrailersNow(stream: http2.ServerHttp2Stream, trailers: http2.OutgoingHttpHeaders): boolean {
   const inner = internalsOf(stream);
@@ -29,7 +30,7 @@ export function sendTrailersNow(stream: http2.ServerHttp2Stream, trailers: http2
     count++;
   }
   // No trailers means an empty DATA frame to end the stream, which nghttp2
-  // does not take from inside a data source callback.
+  // refuses while the stream's data is still being sent (NGHTTP2_ERR_DATA_EXIST).
   if (count === 0) return false;
   inner.state.flags &= ~STREAM_FLAGS_HAS_TRAILERS;
   if (inner.handle.trailers([list, count]) < 0) stream.destroy(new Error("nghttp2 refused the trailers"));
