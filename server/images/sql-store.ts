@@ -240,7 +240,8 @@ export function sqlImageStore(db: Database): ImageStore {
       });
     },
     async delete(namespace, name, expectedDigest) {
-      if (!isStorableText(name)) return false;
+      // Neither a name nor a digest Postgres cannot hold can be stored.
+      if (!isStorableText(name) || (expectedDigest !== undefined && !isStorableText(expectedDigest))) return false;
       const { rowCount } = await db.query(SQL.delete, [namespace, name, expectedDigest ?? null]);
       return rowCount > 0;
     },

@@ -262,6 +262,9 @@ for (const backend of backends) {
       assert.ok(await store.get("del", "d"));
       assert.equal(await store.delete("del", "d", digestOf("d")), true);
       assert.equal(await store.delete("del", "d"), false);
+      await store.create("del", imageFields("e"), T0);
+      assert.equal(await store.delete("del", "e", "sha256:\u0000"), false);
+      assert.ok(await store.get("del", "e"));
     });
   });
 }
