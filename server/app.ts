@@ -2,11 +2,11 @@ import {
   Code,
   ConnectError,
   cors as connectCors,
-  createConnectRouter,
   createServiceImplSpec,
   type ConnectRouter,
   type MethodImplSpec,
 } from "@connectrpc/connect";
+import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import { fastifyConnectPlugin } from "@connectrpc/connect-fastify";
 import fastifyCors from "@fastify/cors";
 import { setMaxListeners } from "node:events";
@@ -74,10 +74,9 @@ async function imageStore(app: FastifyInstance, database: Database, cacheBytes: 
   return cachedImageStore(store, cache);
 }
 
-/** The router, and the implementation of each method registered through it. */
-function recordImplementations(router: ConnectRouter): { router: ConnectRouter; specs: MethodImplSpec[] } {
-  const specs: MethodImplSpec[] = [];
-  const recording: ConnectRouter = {
+/** The router, noting in `specs` the implementation of each method registered through it. */
+function recordingImplementations(router: ConnectRouter, specs: MethodImplSpec[]): ConnectRouter {
+  return {
     handlers: router.handlers,
     service(service, implementation, options) {
       specs.push(...Object.values(createServiceImplSpec(service, implementation).methods));
@@ -87,7 +86,6 @@ function recordImplementations(router: ConnectRouter): { router: ConnectRouter; 
       throw new Error("routes register whole services");
     },
   };
-  return { router: recording, specs };
 }
 
 export async function build(options: AppOptions): Promise<FastifyInstance> {
@@ -123,11 +121,17 @@ export async function build(options: AppOptions): Promise<FastifyInstance> {
     // Calls still running when the grace period ends: Unavailable tells clients to retry elsewhere.
     shutdownSignal: shutdownSignal(app, options.shutdownTimeoutMs ?? 4_000, new ConnectError("server is shutting down", Code.Unavailable)),
   };
-  await app.register(fastifyConnectPlugin, { routes: routes(services), ...connectOptions });
-  const router = createConnectRouter(connectOptions);
-  const implementations = recordImplementations(router);
-  routes(services)(implementations.router);
-  if (options.unaryGrpcLane !== false) unaryGrpc = unaryGrpcLane(implementations.specs, router.handlers, connectOptions);
+  // The lane serves with the plugin's own handlers, for what it hands over to connect.
+  const specs: MethodImplSpec[] = [];
+  let handlers: readonly UniversalHandler[] = [];
+  await app.register(fastifyConnectPlugin, {
+    ...connectOptions,
+    routes: (router) => {
+      routes(services)(recordingImplementations(router, specs));
+      handlers = router.handlers;
+    },
+  });
+  if (options.unaryGrpcLane !== false) unaryGrpc = unaryGrpcLane(specs, handlers, connectOptions);
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_request, reply) => {
     try {

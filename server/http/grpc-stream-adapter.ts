@@ -24,8 +24,6 @@ function resetReason(rstCode: number): ConnectError | undefined {
   }
 }
 
-
-
 /** What was read already, then the rest of the stream, one DATA chunk at a time. */
 async function* requestBody(stream: http2.ServerHttp2Stream, read: Buffer[]): AsyncGenerator<Uint8Array> {
   const chunks = [...read];

@@ -29,11 +29,6 @@ export interface OnePortServer extends net.Server {
   closeHttp2Sessions(): void;
 }
 
-/**
- * One listening socket for HTTP/1.1 (browsers, curl) and cleartext HTTP/2
- * with prior knowledge (gRPC): each connection's first bytes say which.
- * Node has no plaintext allowHTTP1, so the choice is made here.
- */
 /** Serves an HTTP/2 stream itself (true), or leaves it to the RequestHandler (false). */
 export type StreamHandler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
 
@@ -50,6 +45,11 @@ function askFirst(h2: http2.Http2Server, streamHandler: StreamHandler): void {
   });
 }
 
+/**
+ * One listening socket for HTTP/1.1 (browsers, curl) and cleartext HTTP/2
+ * with prior knowledge (gRPC): each connection's first bytes say which.
+ * Node has no plaintext allowHTTP1, so the choice is made here.
+ */
 export function createOnePortServer(handler: RequestHandler, streamHandler?: StreamHandler): OnePortServer {
   const h1 = http.createServer(handler as http.RequestListener);
   const h2 = http2.createServer({ maxSessionMemory: MAX_SESSION_MEMORY_MB }, handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);

@@ -16,7 +16,6 @@ interface Entry {
   bytes: number;
 }
 
-
 /** By default, a namespace is read whole at most this often (per process). */
 export const WARM_INTERVAL_MS = 30_000;
 /** Below what most images take in memory (see estimatedBytes): how many images to read when warming. */
