@@ -10,7 +10,8 @@ import {
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import { contentTypeProto, grpcStatusOk, parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import http2 from "node:http2";
-import { nodeHeaders, sendTrailers } from "./h2-headers.js";
+import { endWithTrailers } from "./early-trailers.js";
+import { nodeHeaders } from "./h2-headers.js";
 import { LaneContext } from "./lane-context.js";
 import { compressGrpcOnlyWhenAsked } from "./grpc-compression.js";
 import { serveThroughConnect } from "./grpc-stream-adapter.js";
@@ -138,8 +139,7 @@ export function unaryGrpcLane(
     else nodeHeaders(status, trailers);
     try {
       stream.respond(nodeHeaders(added.header, { ":status": 200, "content-type": contentTypeProto }), { waitForTrailers: true });
-      stream.once("wantTrailers", () => sendTrailers(stream, trailers));
-      stream.end(body);
+      endWithTrailers(stream, body === undefined ? [] : [body], trailers);
     } catch {
       // The client went away meanwhile.
       stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
