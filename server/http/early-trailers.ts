@@ -1,62 +1,45 @@
-import http2 from "node:http2";
+import type http2 from "node:http2";
 
 /**
- * Ends a stream answered with `waitForTrailers`: writes `chunks`, then sends
- * `trailers`, so that the answer's headers, data and trailers leave in one
- * write where possible. Returns whether they do.
+ * Trailers submitted from inside the 'wantTrailers' event, so that they leave
+ * in the same turn of the event loop as the answer's data.
  *
- * Node's own way costs every gRPC answer an extra write, and the client an
- * extra wake-up, for two reasons (docs/node-http2-trailers.md):
- * - a stream with trailers pending is not ended right after its last write,
- *   as other streams are (the check in Http2Stream's write path), so its
- *   data leaves before nghttp2 learns that it is complete and asks for the
- *   trailers;
- * - sendTrailers() validates the trailers and then defers their submission
- *   with setImmediate.
- * nghttp2 accepts trailers from inside the data source callback in which Node
- * emits 'wantTrailers' (see nghttp2_submit_trailer). So here the stream's
- * pending-trailers flag is cleared before the data is written, which lets
- * Node end the stream after the last chunk, and the trailers are submitted
- * through the stream's internal handle as soon as they are wanted: what
- * Node's deferred step does, at once. This is done only on the Node major
- * whose internals it was checked against, and only for trailers it can pass
+ * Node's sendTrailers() validates the trailers and then defers the actual
+ * submission with setImmediate, so every gRPC answer needs one more turn of
+ * the event loop to complete, and reaches the client in two parts that
+ * arrive a turn apart. nghttp2 allows trailers to be submitted from the data
+ * source callback in which Node emits 'wantTrailers' (see
+ * nghttp2_submit_trailer), so this does what that deferred step does, at
+ * once, through the stream's internal handle. It does so only on the Node
+ * major whose internals it was checked against, only for trailers it can pass
  * on exactly as sendTrailers would (at least one, plain lowercase names,
- * single string values). Otherwise the trailers go through sendTrailers.
+ * single string values), and otherwise says no, so that the caller uses
+ * sendTrailers. docs/node-http2-trailers.md has the measurements.
  */
-export function endWithTrailers(
-  stream: http2.ServerHttp2Stream,
-  chunks: readonly Uint8Array[],
-  trailers: http2.OutgoingHttpHeaders,
-): boolean {
-  const list = plainTrailerList(trailers);
-  const inner = list === null ? null : internalsOf(stream);
-  if (inner !== null && list !== null) {
-    inner.state.flags &= ~STREAM_FLAGS_HAS_TRAILERS;
-    stream.once("wantTrailers", () => {
-      if (inner.handle.trailers(list) < 0) stream.destroy(new Error("nghttp2 refused the trailers"));
-    });
-  } else {
-    stream.once("wantTrailers", () => sendThroughNode(stream, trailers));
+export function sendTrailersNow(stream: http2.ServerHttp2Stream, trailers: http2.OutgoingHttpHeaders): boolean {
+  const inner = internalsOf(stream);
+  if (inner === null) return false;
+  let list = "";
+  let count = 0;
+  for (const name in trailers) {
+    const value = trailers[name];
+    if (typeof value !== "string" || !PLAIN_NAME.test(name) || CONNECTION_SPECIFIC.has(name) || UNSENDABLE.test(value)) {
+      return false;
+    }
+    list += `${name}\0${value}\0${NO_HEADER_FLAGS}`;
+    count++;
   }
-  // Corked, the chunks go to Node as one write, which Node ends the stream after.
-  stream.cork();
-  for (const chunk of chunks) stream.write(chunk);
-  stream.end();
-  return inner !== null;
+  // No trailers means an empty DATA frame to end the stream, which nghttp2
+  // refuses while the stream's data is still being sent (NGHTTP2_ERR_DATA_EXIST).
+  if (count === 0) return false;
+  inner.state.flags &= ~STREAM_FLAGS_HAS_TRAILERS;
+  if (inner.handle.trailers([list, count]) < 0) stream.destroy(new Error("nghttp2 refused the trailers"));
+  return true;
 }
 
-/** Whether endWithTrailers can send trailers at once on this stream: on the checked Node, with the expected internals. */
+/** Whether sendTrailersNow can work on this stream: on the checked Node, with the expected internals. */
 export function canSendTrailersNow(stream: http2.ServerHttp2Stream): boolean {
   return internalsOf(stream) !== null;
-}
-
-/** Node's sendTrailers(); a stream gone meanwhile is reset, not a crash. */
-function sendThroughNode(stream: http2.ServerHttp2Stream, trailers: http2.OutgoingHttpHeaders): void {
-  try {
-    stream.sendTrailers(trailers);
-  } catch {
-    stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
-  }
 }
 
 // What lib/internal/http2/core.js and util.js of Node 20 use: the handle's
@@ -70,27 +53,8 @@ const PLAIN_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
 const CONNECTION_SPECIFIC = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te"]);
 const UNSENDABLE = /[\0\r\n]/;
 
-type TrailerList = [string, number];
-
-/** The trailers in the handle's format, or null when sendTrailers would have to check or change them. */
-function plainTrailerList(trailers: http2.OutgoingHttpHeaders): TrailerList | null {
-  let list = "";
-  let count = 0;
-  for (const name in trailers) {
-    const value = trailers[name];
-    if (typeof value !== "string" || !PLAIN_NAME.test(name) || CONNECTION_SPECIFIC.has(name) || UNSENDABLE.test(value)) {
-      return null;
-    }
-    list += `${name}\0${value}\0${NO_HEADER_FLAGS}`;
-    count++;
-  }
-  // No trailers means an empty DATA frame to end the stream, which nghttp2
-  // refuses while the stream's data is still being sent (NGHTTP2_ERR_DATA_EXIST).
-  return count === 0 ? null : [list, count];
-}
-
 interface Internals {
-  handle: { trailers(headers: TrailerList): number };
+  handle: { trailers(headers: [string, number]): number };
   state: { flags: number };
 }
 

@@ -1,8 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { UniversalHandler, UniversalServerResponse } from "@connectrpc/connect/protocol";
 import http2 from "node:http2";
-import { endWithTrailers } from "./early-trailers.js";
-import { nodeHeaders, webHeaders } from "./h2-headers.js";
+import { nodeHeaders, sendTrailers, webHeaders } from "./h2-headers.js";
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_STREAM_CLOSED, NGHTTP2_REFUSED_STREAM, NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM } =
   http2.constants;
@@ -61,10 +60,7 @@ async function respond(stream: http2.ServerHttp2Stream, response: UniversalServe
   if (stream.destroyed || stream.closed) return;
   const { trailer } = response;
   stream.respond(nodeHeaders(response.header, { ":status": response.status }), { waitForTrailers: trailer !== undefined });
-  if (trailer !== undefined) {
-    endWithTrailers(stream, chunks, nodeHeaders(trailer));
-    return;
-  }
+  if (trailer !== undefined) stream.once("wantTrailers", () => sendTrailers(stream, nodeHeaders(trailer)));
   for (const chunk of chunks) stream.write(chunk);
   stream.end();
 }

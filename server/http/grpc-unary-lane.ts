@@ -10,8 +10,7 @@ import {
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import { contentTypeProto, grpcStatusOk, parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import http2 from "node:http2";
-import { endWithTrailers } from "./early-trailers.js";
-import { nodeHeaders } from "./h2-headers.js";
+import { nodeHeaders, sendTrailers } from "./h2-headers.js";
 import { LaneContext } from "./lane-context.js";
 import { compressGrpcOnlyWhenAsked } from "./grpc-compression.js";
 import { serveThroughConnect } from "./grpc-stream-adapter.js";
@@ -139,7 +138,8 @@ export function unaryGrpcLane(
     else nodeHeaders(status, trailers);
     try {
       stream.respond(nodeHeaders(added.header, { ":status": 200, "content-type": contentTypeProto }), { waitForTrailers: true });
-      endWithTrailers(stream, body === undefined ? [] : [body], trailers);
+      stream.once("wantTrailers", () => sendTrailers(stream, trailers));
+      stream.end(body);
     } catch {
       // The client went away meanwhile.
       stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);

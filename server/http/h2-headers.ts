@@ -1,4 +1,5 @@
-import type http2 from "node:http2";
+import http2 from "node:http2";
+import { sendTrailersNow } from "./early-trailers.js";
 
 /** An HTTP/2 request's headers without the pseudo-headers, as a Fetch API Headers. */
 export function webHeaders(headers: http2.IncomingHttpHeaders): Headers {
@@ -16,6 +17,19 @@ export function webHeaders(headers: http2.IncomingHttpHeaders): Headers {
 export function nodeHeaders(header: Headers | undefined, into: http2.OutgoingHttpHeaders = {}): http2.OutgoingHttpHeaders {
   header?.forEach((value, name) => (into[name] = value));
   return into;
+}
+
+/**
+ * Trailers for a stream that asked for them ('wantTrailers'), at once where
+ * possible; a stream gone meanwhile is reset, not a crash.
+ */
+export function sendTrailers(stream: http2.ServerHttp2Stream, trailers: http2.OutgoingHttpHeaders): void {
+  if (sendTrailersNow(stream, trailers)) return;
+  try {
+    stream.sendTrailers(trailers);
+  } catch {
+    stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+  }
 }
 
 /**
