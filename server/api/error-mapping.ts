@@ -22,13 +22,38 @@ const WIRE: ReadonlyArray<[new (...args: never[]) => DomainError, Code, string]>
   [ResourceExhaustedError, Code.ResourceExhausted, "resource exhausted"],
 ];
 
+// Messages quote what the client sent (a name, a namespace, a filter), which
+// can be long. gRPC carries the message in a header, percent-encoded, and
+// gRPC's C core refuses answers whose headers exceed 8 KiB: such a client
+// would see ResourceExhausted instead of the error. So a long message keeps
+// its beginning and its end (what failed, and why) and loses its middle.
+// 512 UTF-16 code units stay under 5 KiB even with every one percent-encoded.
+export const MAX_MESSAGE_LENGTH = 512;
+const ELISION = " … ";
+const KEPT_EACH_SIDE = Math.floor((MAX_MESSAGE_LENGTH - ELISION.length) / 2);
+
+function bounded(message: string): string {
+  if (message.length <= MAX_MESSAGE_LENGTH) return message;
+  let head = message.slice(0, KEPT_EACH_SIDE);
+  let tail = message.slice(-KEPT_EACH_SIDE);
+  // Never half of a surrogate pair.
+  if (/[\ud800-\udbff]$/.test(head)) head = head.slice(0, -1);
+  if (/^[\udc00-\udfff]/.test(tail)) tail = tail.slice(1);
+  return head + ELISION + tail;
+}
+
 /** The one translation from domain errors to Connect codes. */
 export function toConnectError(error: unknown, logger: ErrorLogger, procedure: string): ConnectError {
-  if (error instanceof ConnectError) return error;
+  if (error instanceof ConnectError) {
+    if (error.rawMessage.length <= MAX_MESSAGE_LENGTH) return error;
+    const shortened = new ConnectError(bounded(error.rawMessage), error.code, error.metadata, undefined, error.cause);
+    shortened.details.push(...error.details);
+    return shortened;
+  }
   for (const [errorClass, code, suffix] of WIRE) {
     if (error instanceof errorClass) {
       const message = error.message.endsWith(`: ${suffix}`) ? error.message : `${error.message}: ${suffix}`;
-      return new ConnectError(message, code);
+      return new ConnectError(bounded(message), code);
     }
   }
   logger.error({ err: error, procedure }, "unexpected error in RPC handler");

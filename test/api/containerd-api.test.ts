@@ -7,6 +7,7 @@ import { Images } from "../../gen/containerd/services/images/v1/images_pb.js";
 import { Leases } from "../../gen/containerd/services/leases/v1/leases_pb.js";
 import { Namespaces } from "../../gen/containerd/services/namespaces/v1/namespaces_pb.js";
 import { Images as SeedImages } from "../../gen/containerd/v1/images_pb.js";
+import { MAX_MESSAGE_LENGTH } from "../../server/api/error-mapping.js";
 import { serverBackend, type TestDatabase } from "../support/database.js";
 import { digestOf, INDEX_MEDIA_TYPE } from "../support/fixtures.js";
 import { startServer, type RunningServer } from "../support/server.js";
@@ -52,6 +53,22 @@ describe("containerd.services.images.v1, leases and namespaces", () => {
     assert.equal((error as ConnectError).code, Code.FailedPrecondition);
     assert.equal((error as ConnectError).rawMessage, "namespace is required: failed precondition");
     assert.equal(await codeOf(createClient(Leases, transport).list({})), Code.FailedPrecondition);
+  });
+
+  it("keeps an error's code when its message would quote a long input, by shortening the message", async () => {
+    const images = createClient(Images, transport);
+    const cases: Array<[() => Promise<unknown>, Code, string]> = [
+      [() => images.get({ name: "n".repeat(20_000) }, ns("long")), Code.NotFound, ": not found"],
+      [() => images.delete({ name: "n".repeat(20_000) }, ns("long")), Code.NotFound, ": not found"],
+      [() => images.get({ name: "x" }, ns("n".repeat(10_000))), Code.InvalidArgument, ": invalid argument"],
+      [() => images.list({ filters: [`!${"x".repeat(20_000)}`] }, ns("long")), Code.InvalidArgument, ": invalid argument"],
+    ];
+    for (const [call, code, suffix] of cases) {
+      const error = await call().then(() => assert.fail("expected an error"), (e: unknown) => ConnectError.from(e));
+      assert.equal(error.code, code);
+      assert.ok(error.rawMessage.length <= MAX_MESSAGE_LENGTH, `${error.rawMessage.length} characters`);
+      assert.ok(error.rawMessage.endsWith(suffix), error.rawMessage);
+    }
   });
 
   it("creates with server timestamps or source_date_epoch, and updates keeping created_at", async () => {

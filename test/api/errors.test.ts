@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { toConnectError } from "../../server/api/error-mapping.js";
+import { MAX_MESSAGE_LENGTH, toConnectError } from "../../server/api/error-mapping.js";
 import { Images } from "../../gen/containerd/v1/images_pb.js";
 import {
   AlreadyExistsError,
@@ -34,6 +34,30 @@ describe("error mapping", () => {
       assert.equal(mapped.code, code);
       assert.equal(mapped.rawMessage, message);
     }
+    assert.equal(logger.logged.length, 0);
+  });
+
+  it("shortens a long message in the middle, keeping what failed and why", () => {
+    const logger = recordingLogger();
+    const long = toConnectError(new NotFoundError(`image "${"n".repeat(20_000)}": not found`), logger, "/x");
+    assert.equal(long.code, Code.NotFound);
+    assert.ok(long.rawMessage.length <= MAX_MESSAGE_LENGTH, `${long.rawMessage.length} characters`);
+    assert.match(long.rawMessage, /^image "n+ … n+": not found$/);
+
+    // Cut between code points, never inside a surrogate pair.
+    for (const filler of ["😀", "a😀", "aa😀"]) {
+      const message = toConnectError(new InvalidArgumentError(filler.repeat(2_000)), logger, "/x").rawMessage;
+      assert.ok(message.length <= MAX_MESSAGE_LENGTH);
+      assert.equal(Buffer.from(message).toString(), message, "no lone surrogate");
+      assert.ok(message.endsWith(": invalid argument"));
+    }
+
+    const connectError = new ConnectError("x".repeat(10_000), Code.ResourceExhausted);
+    const shortened = toConnectError(connectError, logger, "/x");
+    assert.equal(shortened.code, Code.ResourceExhausted);
+    assert.ok(shortened.rawMessage.length <= MAX_MESSAGE_LENGTH);
+    const short = new ConnectError("short", Code.Canceled);
+    assert.equal(toConnectError(short, logger, "/x"), short);
     assert.equal(logger.logged.length, 0);
   });
 
