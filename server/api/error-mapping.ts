@@ -45,8 +45,9 @@ function bounded(message: string): string {
 /** The one translation from domain errors to Connect codes. */
 export function toConnectError(error: unknown, logger: ErrorLogger, procedure: string): ConnectError {
   if (error instanceof ConnectError) {
-    if (error.rawMessage.length <= MAX_MESSAGE_LENGTH) return error;
-    const shortened = new ConnectError(bounded(error.rawMessage), error.code, error.metadata, undefined, error.cause);
+    const message = bounded(error.rawMessage);
+    if (message === error.rawMessage) return error;
+    const shortened = new ConnectError(message, error.code, error.metadata, undefined, error.cause);
     shortened.details.push(...error.details);
     return shortened;
   }
