@@ -172,6 +172,8 @@ async function createMany(db: Queryable, creates: readonly Create[]): Promise<(I
 
 /** Up to this many concurrent creates share a statement. */
 const MAX_CREATE_BATCH = 64;
+/** A batch of creates waits at most this long for the callers of the previous one (docs/performance.md). */
+const CREATE_LINGER_MS = 1;
 
 async function write(db: Queryable, sql: string, namespace: string, image: ImageFields, now: Date, extraParams: unknown[] = []) {
   validateImage(image);
@@ -186,11 +188,12 @@ function contentParams(image: Image): unknown[] {
 }
 
 export function sqlImageStore(db: Database): ImageStore {
-  const create = batched<Create, Image | null>(
-    (creates) => createMany(db, creates),
-    async (c) => (await createMany(db, [c]))[0]!,
-    MAX_CREATE_BATCH,
-  );
+  const create = batched<Create, Image | null>({
+    runBatch: (creates) => createMany(db, creates),
+    runOne: async (c) => (await createMany(db, [c]))[0]!,
+    maxBatch: MAX_CREATE_BATCH,
+    lingerMs: CREATE_LINGER_MS,
+  });
   async function get(namespace: string, name: string): Promise<Image | null> {
     if (!isStorableText(name)) return null;
     const { rows } = await db.query<ImageRow>(SQL.get, [namespace, name]);
