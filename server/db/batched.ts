@@ -20,8 +20,8 @@ export interface BatchedOptions<T, R> {
 
 /**
  * Runs calls in batches: a call made while a batch is running waits for it
- * and goes with the next one. A lone call goes at once (through runOne), and
- * calls that arrive together under load share one round trip and one commit.
+ * and goes with the next one, so calls that arrive together under load share
+ * one round trip and one commit. A batch of one goes through runOne.
  * If a batch fails, its calls are run again one by one, so that what fails
  * one call does not fail its neighbours.
  *
