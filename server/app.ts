@@ -27,6 +27,7 @@ import { sqlNamespaceStore } from "./namespaces/sql-store.js";
 import { compressGrpcOnlyWhenAsked } from "./http/grpc-compression.js";
 import { unaryGrpcLane } from "./http/grpc-unary-lane.js";
 import { createOnePortServer, type RequestHandler, type StreamHandler } from "./http/one-port-server.js";
+import { ownHttp2 } from "./http/own-http2.js";
 import { serveUnixSocket } from "./http/unix-socket.js";
 import { answerUnknownRoute } from "./http/unknown-rpc.js";
 
@@ -142,6 +143,10 @@ export async function build(options: AppOptions): Promise<FastifyInstance> {
     }
   });
   app.setNotFoundHandler(answerUnknownRoute);
-  if (options.socketPath !== undefined) serveUnixSocket(app, { request: () => handler!, stream: streamHandler }, options.socketPath, options.socketPathClaimed);
+  if (options.socketPath !== undefined) {
+    const rpc = new Map(handlers.map((h) => [h.requestPath, h]));
+    const http2 = ownHttp2({ lane: streamHandler, rpc, app, maxBodyBytes: MAX_MESSAGE_BYTES });
+    serveUnixSocket(app, { request: () => handler!, http2 }, options.socketPath, options.socketPathClaimed);
+  }
   return app;
 }

@@ -1,4 +1,5 @@
 import type http2 from "node:http2";
+import type { CallStream } from "./call-stream.js";
 
 /**
  * Trailers submitted from inside the 'wantTrailers' event, so that they leave
@@ -16,7 +17,7 @@ import type http2 from "node:http2";
  * single string values), and otherwise says no, so that the caller uses
  * sendTrailers. docs/node-http2-trailers.md has the measurements.
  */
-export function sendTrailersNow(stream: http2.ServerHttp2Stream, trailers: http2.OutgoingHttpHeaders): boolean {
+export function sendTrailersNow(stream: CallStream, trailers: http2.OutgoingHttpHeaders): boolean {
   const inner = internalsOf(stream);
   if (inner === null) return false;
   let list = "";
@@ -33,12 +34,12 @@ export function sendTrailersNow(stream: http2.ServerHttp2Stream, trailers: http2
   // refuses while the stream's data is still being sent (NGHTTP2_ERR_DATA_EXIST).
   if (count === 0) return false;
   inner.state.flags &= ~STREAM_FLAGS_HAS_TRAILERS;
-  if (inner.handle.trailers([list, count]) < 0) stream.destroy(new Error("nghttp2 refused the trailers"));
+  if (inner.handle.trailers([list, count]) < 0) (stream as http2.ServerHttp2Stream).destroy(new Error("nghttp2 refused the trailers"));
   return true;
 }
 
 /** Whether sendTrailersNow can work on this stream: on the checked Node, with the expected internals. */
-export function canSendTrailersNow(stream: http2.ServerHttp2Stream): boolean {
+export function canSendTrailersNow(stream: CallStream): boolean {
   return internalsOf(stream) !== null;
 }
 
@@ -60,15 +61,17 @@ interface Internals {
 
 type Keys = { handle: symbol; state: symbol };
 
-// undefined until the first stream shows whether its internals are as expected.
+// undefined until a stream shows its internals; null on other Node majors.
 let keys: Keys | null | undefined = Number(process.versions.node.split(".")[0]) === CHECKED_NODE_MAJOR ? undefined : null;
 
-function internalsOf(stream: http2.ServerHttp2Stream): Internals | null {
+function internalsOf(stream: CallStream): Internals | null {
   if (keys === undefined) {
     const symbols = Object.getOwnPropertySymbols(stream);
     const handle = symbols.find((s) => s.description === "kHandle");
     const state = symbols.find((s) => s.description === "state");
-    keys = handle !== undefined && state !== undefined ? { handle, state } : null;
+    // Not one of Node's streams (the unix socket's own HTTP/2 has no such internals).
+    if (handle === undefined || state === undefined) return null;
+    keys = { handle, state };
   }
   if (keys === null) return null;
   const own = stream as unknown as Record<symbol, unknown>;

@@ -1,6 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { UniversalHandler, UniversalServerResponse } from "@connectrpc/connect/protocol";
 import http2 from "node:http2";
+import type { CallStream } from "./call-stream.js";
 import { nodeHeaders, sendTrailers, webHeaders } from "./h2-headers.js";
 
 const { NGHTTP2_NO_ERROR, NGHTTP2_STREAM_CLOSED, NGHTTP2_REFUSED_STREAM, NGHTTP2_CANCEL, NGHTTP2_ENHANCE_YOUR_CALM } =
@@ -25,7 +26,7 @@ function resetReason(rstCode: number): ConnectError | undefined {
 }
 
 /** What was read already, then the rest of the stream, one DATA chunk at a time. */
-async function* requestBody(stream: http2.ServerHttp2Stream, read: Buffer[]): AsyncGenerator<Uint8Array> {
+async function* requestBody(stream: CallStream, read: Buffer[]): AsyncGenerator<Uint8Array> {
   const chunks = [...read];
   let ended = stream.readableEnded;
   let failure: Error | undefined;
@@ -52,27 +53,30 @@ async function* requestBody(stream: http2.ServerHttp2Stream, read: Buffer[]): As
   }
 }
 
-async function respond(stream: http2.ServerHttp2Stream, response: UniversalServerResponse): Promise<void> {
-  const chunks: Uint8Array[] = [];
-  if (response.body !== undefined && Symbol.asyncIterator in response.body) {
-    for await (const chunk of response.body) chunks.push(chunk);
-  }
+/** The answer's head at once, then each message as it is made (streaming calls), then the trailers. */
+async function respond(stream: CallStream, response: UniversalServerResponse): Promise<void> {
   if (stream.destroyed || stream.closed) return;
   const { trailer } = response;
   stream.respond(nodeHeaders(response.header, { ":status": response.status }), { waitForTrailers: trailer !== undefined });
+  // The trailers are complete once the body is.
   if (trailer !== undefined) stream.once("wantTrailers", () => sendTrailers(stream, nodeHeaders(trailer)));
-  for (const chunk of chunks) stream.write(chunk);
+  if (response.body !== undefined && Symbol.asyncIterator in response.body) {
+    for await (const chunk of response.body) {
+      if (stream.destroyed || stream.closed) return;
+      stream.write(chunk);
+    }
+  }
   stream.end();
 }
 
 /**
- * Serves a unary call's HTTP/2 stream with connect's own handler for the
- * method, as connect-node's adapter would; `read` is what was taken from the
- * stream before (the stream is paused).
+ * Serves a call's HTTP/2 stream with connect's own handler for the method,
+ * as connect-node's adapter would; `read` is what was taken from the stream
+ * before (the stream is paused).
  */
 export function serveThroughConnect(
   handler: UniversalHandler,
-  stream: http2.ServerHttp2Stream,
+  stream: CallStream,
   headers: http2.IncomingHttpHeaders,
   read: Buffer[],
 ): void {

@@ -10,6 +10,7 @@ import {
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import { contentTypeProto, grpcStatusOk, parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import http2 from "node:http2";
+import type { CallStream } from "./call-stream.js";
 import { nodeHeaders, sendTrailers } from "./h2-headers.js";
 import { LaneContext } from "./lane-context.js";
 import { compressGrpcOnlyWhenAsked } from "./grpc-compression.js";
@@ -115,7 +116,7 @@ export function unaryGrpcLane(
   };
 
   const answer = async (
-    stream: http2.ServerHttp2Stream,
+    stream: CallStream,
     spec: UnarySpec,
     context: LaneContext,
     message: unknown,

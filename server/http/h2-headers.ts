@@ -1,4 +1,5 @@
 import http2 from "node:http2";
+import type { CallStream } from "./call-stream.js";
 import { sendTrailersNow } from "./early-trailers.js";
 
 /** An HTTP/2 request's headers without the pseudo-headers, as a Fetch API Headers. */
@@ -23,7 +24,7 @@ export function nodeHeaders(header: Headers | undefined, into: http2.OutgoingHtt
  * Trailers for a stream that asked for them ('wantTrailers'), at once where
  * possible; a stream gone meanwhile is reset, not a crash.
  */
-export function sendTrailers(stream: http2.ServerHttp2Stream, trailers: http2.OutgoingHttpHeaders): void {
+export function sendTrailers(stream: CallStream, trailers: http2.OutgoingHttpHeaders): void {
   if (sendTrailersNow(stream, trailers)) return;
   try {
     stream.sendTrailers(trailers);

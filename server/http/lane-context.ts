@@ -1,6 +1,7 @@
 import type { DescMethodUnary } from "@bufbuild/protobuf";
 import { Code, ConnectError, createContextValues, type ContextValues, type HandlerContext } from "@connectrpc/connect";
 import type http2 from "node:http2";
+import type { CallStream } from "./call-stream.js";
 import { IncomingHeaders } from "./h2-headers.js";
 
 const DEADLINE_EXCEEDED = () => new ConnectError("the operation timed out", Code.DeadlineExceeded);
@@ -27,7 +28,7 @@ export class LaneContext implements HandlerContext {
     readonly url: string,
     private readonly raw: http2.IncomingHttpHeaders,
     private readonly deadline: number | undefined,
-    private readonly stream: http2.ServerHttp2Stream,
+    private readonly stream: CallStream,
     private readonly shutdownSignal: AbortSignal,
   ) {}
 

@@ -1,6 +1,7 @@
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
+import type { CallStream } from "./call-stream.js";
 
 /**
  * Node refuses new streams (ENHANCE_YOUR_CALM, which gRPC clients report as
@@ -9,7 +10,7 @@ import net from "node:net";
  * to a List of 10,000 images; this allows eight messages of the largest
  * size gRPC clients accept (16 MiB).
  */
-const MAX_SESSION_MEMORY_MB = 128;
+export const MAX_SESSION_MEMORY_MB = 128;
 
 /** A connection that sends no byte within this time is dropped. */
 const FIRST_BYTE_TIMEOUT_MS = 10_000;
@@ -30,7 +31,7 @@ export interface OnePortServer extends net.Server {
 }
 
 /** Serves an HTTP/2 stream itself (true), or leaves it to the RequestHandler (false). */
-export type StreamHandler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
+export type StreamHandler = (stream: CallStream, headers: http2.IncomingHttpHeaders) => boolean;
 
 /**
  * Node turns each HTTP/2 stream into a request/response pair in a "stream"
@@ -48,13 +49,19 @@ function askFirst(h2: http2.Http2Server, streamHandler: StreamHandler): void {
 /**
  * One listening socket for HTTP/1.1 (browsers, curl) and cleartext HTTP/2
  * with prior knowledge (gRPC): each connection's first bytes say which.
- * Node has no plaintext allowHTTP1, so the choice is made here.
+ * Node has no plaintext allowHTTP1, so the choice is made here. With
+ * ownHttp2, HTTP/2 connections are served by it rather than by Node.
  */
-export function createOnePortServer(handler: RequestHandler, streamHandler?: StreamHandler): OnePortServer {
+/** An HTTP/2 connection served by the project's own HTTP/2 (server/h2) instead of Node's. */
+export interface OwnHttp2 {
+  serve(socket: net.Socket): { close(): void };
+}
+
+export function createOnePortServer(handler: RequestHandler, streamHandler?: StreamHandler, ownHttp2?: OwnHttp2): OnePortServer {
   const h1 = http.createServer(handler as http.RequestListener);
   const h2 = http2.createServer({ maxSessionMemory: MAX_SESSION_MEMORY_MB }, handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
   if (streamHandler !== undefined) askFirst(h2, streamHandler);
-  const sessions = new Set<http2.ServerHttp2Session>();
+  const sessions = new Set<{ close(): void }>();
   h2.on("session", (session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
@@ -72,7 +79,12 @@ export function createOnePortServer(handler: RequestHandler, streamHandler?: Str
       socket.pause();
       socket.setTimeout(0);
       socket.unshift(received);
-      if (isHttp2) {
+      if (isHttp2 && ownHttp2 !== undefined) {
+        const connection = ownHttp2.serve(socket);
+        sessions.add(connection);
+        socket.once("close", () => sessions.delete(connection));
+        socket.resume();
+      } else if (isHttp2) {
         h2.emit("connection", socket);
       } else {
         h1.emit("connection", socket);

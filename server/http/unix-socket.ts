@@ -1,7 +1,7 @@
 import { existsSync, unlinkSync } from "node:fs";
 import net from "node:net";
 import type { FastifyInstance } from "fastify";
-import { createOnePortServer, type RequestHandler, type StreamHandler } from "./one-port-server.js";
+import { createOnePortServer, type OwnHttp2, type RequestHandler } from "./one-port-server.js";
 
 function socketAnswers(path: string): Promise<boolean> {
   return new Promise((resolve) => {
@@ -19,16 +19,17 @@ export async function claimSocketPath(path: string): Promise<void> {
 }
 
 /**
- * Serves the app's routes on a unix socket too, from listen until close.
+ * Serves the app's routes on a unix socket too, from listen until close:
+ * HTTP/1.1 through Fastify, HTTP/2 (gRPC clients such as ctr) through http2.
  * claimed: the path was already claimed (by a cluster primary, for its workers).
  */
 export function serveUnixSocket(
   app: FastifyInstance,
-  handlers: { request: () => RequestHandler; stream: StreamHandler },
+  handlers: { request: () => RequestHandler; http2: OwnHttp2 },
   path: string,
   claimed = false,
 ): void {
-  const server = createOnePortServer((req, res) => handlers.request()(req, res), handlers.stream);
+  const server = createOnePortServer((req, res) => handlers.request()(req, res), undefined, handlers.http2);
   app.addHook("onListen", async () => {
     if (!claimed) await claimSocketPath(path);
     await new Promise<void>((resolve, reject) => {

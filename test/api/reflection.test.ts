@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { create, createFileRegistry, fromBinary } from "@bufbuild/protobuf";
 import { FileDescriptorProtoSchema, FileDescriptorSetSchema, type FileDescriptorProto } from "@bufbuild/protobuf/wkt";
@@ -9,8 +10,9 @@ import { Images } from "../../gen/containerd/services/images/v1/images_pb.js";
 import * as v1 from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import * as v1alpha from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { build } from "../../server/app.js";
-import { serverBackend, type TestDatabase } from "../support/database.js";
+import { serverBackend, tempDir, type TestDatabase } from "../support/database.js";
 import { digestOf, INDEX_MEDIA_TYPE } from "../support/fixtures.js";
+import { grpcUnixTransport } from "../support/grpc-unix.js";
 import { startServer, type RunningServer } from "../support/server.js";
 
 const SERVED = [
@@ -256,6 +258,43 @@ describe("gRPC server reflection", () => {
     assert.equal(error?.rawMessage, "server is shutting down");
     requests.close();
     await closed;
+  });
+
+  describe("over the unix socket's own HTTP/2", () => {
+    const socketDir = tempDir("ims-refl-");
+    const socketPath = join(socketDir.path, "s.sock");
+    after(() => socketDir.remove());
+
+    it("answers each request of a bidi stream before the next is sent", async () => {
+      const onSocket = await startServer(testDb.db, socketPath);
+      try {
+        const requests = channel<Ask>();
+        const answers = reflectVia("v1", grpcUnixTransport(socketPath))(requests)[Symbol.asyncIterator]();
+        requests.push(listServices());
+        assert.deepEqual(services((await answers.next()).value as Answer), SERVED);
+        requests.push(byFile(IMAGES_FILE));
+        assert.equal(files((await answers.next()).value as Answer)[0]?.name, IMAGES_FILE);
+        requests.close();
+        assert.equal((await answers.next()).done, true);
+      } finally {
+        await onSocket.close();
+      }
+    });
+
+    it("does not hold up shutdown when a client leaves its stream open", { timeout: 15_000 }, async () => {
+      const app = await build({ database: testDb.db, logger: { level: "error" }, shutdownTimeoutMs: 100, socketPath });
+      await app.listen({ host: "127.0.0.1", port: 0 });
+      const requests = channel<Ask>();
+      const answers = reflectVia("v1", grpcUnixTransport(socketPath))(requests)[Symbol.asyncIterator]();
+      requests.push(listServices());
+      assert.deepEqual(services((await answers.next()).value as Answer), SERVED);
+      const closed = app.close();
+      const error = await answers.next().then(() => undefined, (e: unknown) => ConnectError.from(e));
+      assert.equal(error?.code, Code.Unavailable);
+      assert.equal(error?.rawMessage, "server is shutting down");
+      requests.close();
+      await closed;
+    });
   });
 
   describe("buf curl, with no schema but reflection", () => {

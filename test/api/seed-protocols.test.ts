@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
+import http from "node:http";
+import http2 from "node:http2";
+import net from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Code, ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { compressionGzip, createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { Images } from "../../gen/containerd/v1/images_pb.js";
 import { serverBackend, tempDir, type TestDatabase } from "../support/database.js";
 import { digestOf, INDEX_MEDIA_TYPE } from "../support/fixtures.js";
@@ -62,6 +65,11 @@ describe("seed API over every protocol on one port", () => {
     socketDir.remove();
   });
 
+  const onSocket = () => ({
+    baseUrl: "http://localhost",
+    nodeOptions: { createConnection: () => net.connect(socketPath) },
+    idleConnectionTimeoutMs: 1_000,
+  });
   const transports: Record<string, () => Transport> = {
     "gRPC (HTTP/2)": () => createGrpcTransport({ baseUrl: server.baseUrl }),
     "gRPC-Web (HTTP/1.1)": () => createGrpcWebTransport({ baseUrl: server.baseUrl, httpVersion: "1.1" }),
@@ -70,6 +78,9 @@ describe("seed API over every protocol on one port", () => {
       createConnectTransport({ baseUrl: server.baseUrl, httpVersion: "1.1", useBinaryFormat: true }),
     "Connect JSON (HTTP/2)": () => createConnectTransport({ baseUrl: server.baseUrl, httpVersion: "2" }),
     "gRPC over the unix socket": () => grpcUnixTransport(socketPath),
+    "gRPC, gzip-compressed, over the unix socket": () => createGrpcTransport({ ...onSocket(), sendCompression: compressionGzip }),
+    "gRPC-Web (HTTP/2) over the unix socket": () => createGrpcWebTransport({ ...onSocket(), httpVersion: "2" }),
+    "Connect JSON (HTTP/2) over the unix socket": () => createConnectTransport({ ...onSocket(), httpVersion: "2" }),
   };
   for (const [name, transport] of Object.entries(transports)) {
     it(`serves Get, Put, List, Delete over ${name}`, async () => {
@@ -84,10 +95,38 @@ describe("seed API over every protocol on one port", () => {
     assert.equal(image?.name, "no-header");
   });
 
-  it("answers an unknown gRPC method with status 12 Unimplemented", async () => {
-    const transport = createGrpcTransport({ baseUrl: server.baseUrl });
+  it("answers an unknown gRPC method with status 12 Unimplemented, on the port and on the unix socket", async () => {
     const unknownService = { ...Images, typeName: "nope.v1.Nothing" };
     const method = { ...Images.method.get, parent: unknownService };
-    await expectCode(transport.unary(method, undefined, undefined, undefined, { name: "x" }), Code.Unimplemented);
+    for (const transport of [createGrpcTransport({ baseUrl: server.baseUrl }), grpcUnixTransport(socketPath)]) {
+      await expectCode(transport.unary(method, undefined, undefined, undefined, { name: "x" }), Code.Unimplemented);
+    }
+  });
+
+  it("serves the health check over HTTP/2 and HTTP/1.1 on the unix socket", async () => {
+    const session = http2.connect("http://localhost", { createConnection: () => net.connect(socketPath) });
+    try {
+      const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const request = session.request({ ":method": "GET", ":path": "/healthz" });
+        let status = 0;
+        let body = "";
+        request.on("response", (headers) => (status = Number(headers[":status"])));
+        request.on("data", (chunk: Buffer) => (body += chunk));
+        request.on("end", () => resolve({ status, body }));
+        request.on("error", reject);
+        request.end();
+      });
+      assert.deepEqual(answer, { status: 200, body: JSON.stringify({ status: "ok" }) });
+    } finally {
+      session.close();
+    }
+    const overHttp1 = await new Promise<{ status?: number; body: string }>((resolve, reject) => {
+      http.get({ socketPath, path: "/healthz" }, (response) => {
+        let body = "";
+        response.on("data", (chunk: Buffer) => (body += chunk));
+        response.on("end", () => resolve({ status: response.statusCode, body }));
+      }).on("error", reject);
+    });
+    assert.deepEqual(overHttp1, { status: 200, body: JSON.stringify({ status: "ok" }) });
   });
 });
