@@ -391,7 +391,8 @@ export class H2Connection implements StreamOwner {
   private endIfIdle(): void {
     if (!this.goingAway || this.streams.size > 0 || this.destroyed) return;
     this.flush();
-    this.socket.end();
+    // Closed once written, whether or not the client ends its side.
+    this.socket.destroySoon();
   }
 
   /** A connection error: GOAWAY with its code, after whatever was already due. */

@@ -133,6 +133,15 @@ describe("server/h2: the unix socket's own HTTP/2", () => {
         for (let i = 0; i < 10; i++) c.send(FrameType.Continuation, 0, 1, Buffer.alloc(16_000, 0x82));
       },
     ],
+    [
+      "a header list over 64 KiB",
+      ErrorCode.EnhanceYourCalm,
+      (c) => {
+        const field = Buffer.concat([Buffer.from([0x00, 0x01, 0x78, 0x7f, 0x99, 0x74]), Buffer.alloc(15_000, 0x61)]); // x: 15,000 bytes
+        c.send(FrameType.Headers, 0, 1, field);
+        for (let i = 0; i < 4; i++) c.send(FrameType.Continuation, i === 3 ? Flag.EndHeaders : 0, 1, field);
+      },
+    ],
     ["a flood of PINGs", ErrorCode.EnhanceYourCalm, (c) => {
       for (let i = 0; i < 1_001; i++) c.send(FrameType.Ping, 0, 0, Buffer.alloc(8));
     }],
@@ -169,6 +178,23 @@ describe("server/h2: the unix socket's own HTTP/2", () => {
       assert.equal(malformed.payload.readUInt32BE(0), ErrorCode.ProtocolError);
       client.request(205, "/echo", true);
       await client.waitFor((f) => WAIT(f) && f.streamId === 205);
+    } finally {
+      client.close();
+    }
+  });
+
+  it("refuses new streams while more than its memory waits for a client that does not read", async () => {
+    const client = await RawH2Client.connect(server.path);
+    try {
+      client.send(FrameType.Settings, 0, 0, Buffer.from([0, 4, 0x7f, 0xff, 0xff, 0xff]));
+      client.send(FrameType.WindowUpdate, 0, 0, Buffer.from([0x7f, 0xff, 0x00, 0x00]));
+      client.socket.pause();
+      for (const id of [1, 3, 5]) client.request(id, "/echo", true, [["x-size", String(4 * 1024 * 1024)]]);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      client.request(7, "/echo", true);
+      client.socket.resume();
+      const refused = await client.waitFor((f) => f.type === FrameType.RstStream && f.streamId === 7);
+      assert.equal(refused.payload.readUInt32BE(0), ErrorCode.EnhanceYourCalm);
     } finally {
       client.close();
     }
