@@ -69,8 +69,7 @@ function internalsOf(stream: CallStream): Internals | null {
     const symbols = Object.getOwnPropertySymbols(stream);
     const handle = symbols.find((s) => s.description === "kHandle");
     const state = symbols.find((s) => s.description === "state");
-    // Not one of Node's streams (the unix socket's own HTTP/2 has no such internals).
-    if (handle === undefined || state === undefined) return null;
+    if (handle === undefined || state === undefined) return null; // not one of Node's streams
     keys = { handle, state };
   }
   if (keys === null) return null;

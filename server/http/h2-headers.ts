@@ -1,4 +1,5 @@
 import http2 from "node:http2";
+import { H2Stream } from "../h2/stream.js";
 import type { CallStream } from "./call-stream.js";
 import { sendTrailersNow } from "./early-trailers.js";
 
@@ -22,10 +23,11 @@ export function nodeHeaders(header: Headers | undefined, into: http2.OutgoingHtt
 
 /**
  * Trailers for a stream that asked for them ('wantTrailers'), at once where
- * possible; a stream gone meanwhile is reset, not a crash.
+ * possible (server/h2's streams always send them at once); a stream gone
+ * meanwhile is reset, not a crash.
  */
 export function sendTrailers(stream: CallStream, trailers: http2.OutgoingHttpHeaders): void {
-  if (sendTrailersNow(stream, trailers)) return;
+  if (!(stream instanceof H2Stream) && sendTrailersNow(stream, trailers)) return;
   try {
     stream.sendTrailers(trailers);
   } catch {
