@@ -12,7 +12,7 @@ export function containerdImagesRoutes(images: ImageService) {
         return { image: imageToWire(await images.get(requiredNamespace(ctx), request.name)) };
       },
       async list(request, ctx) {
-        const found = await images.list(requiredNamespace(ctx), request.filters);
+        const found = await images.list(requiredNamespace(ctx), request.filters, ctx.signal);
         return { images: found.map(imageToWire) };
       },
       async create(request, ctx) {

@@ -17,7 +17,7 @@ export function seedImagesRoutes(images: ImageService) {
         return {};
       },
       async list(request, ctx) {
-        const found = await images.list(seedNamespace(ctx), request.filters);
+        const found = await images.list(seedNamespace(ctx), request.filters, ctx.signal);
         return { images: found.map(imageToWire) };
       },
       async delete(request, ctx) {

@@ -9,6 +9,12 @@ export interface QueryResult<Row> {
 export interface QueryOptions {
   /** Keep a prepared statement for this text (default true); false for one-off texts. */
   prepare?: boolean;
+  /**
+   * The caller gave up (its client left, its deadline passed): a query not
+   * yet sent is not run, and rejects with the signal's reason. On Postgres
+   * that includes one still waiting for a pooled connection.
+   */
+  signal?: AbortSignal;
 }
 
 export interface Queryable {

@@ -1,13 +1,14 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
-import type { Database, Queryable, QueryResult } from "./database.js";
+import type { Database, Queryable, QueryOptions, QueryResult } from "./database.js";
 import { lockDataDir } from "./data-dir-lock.js";
 
 type PGliteQueryable = Pick<PGlite, "query">;
 
 function runOn(db: PGliteQueryable): Queryable["query"] {
-  return async <Row>(sql: string, params: readonly unknown[] = []): Promise<QueryResult<Row>> => {
+  return async <Row>(sql: string, params: readonly unknown[] = [], options: QueryOptions = {}): Promise<QueryResult<Row>> => {
+    options.signal?.throwIfAborted();
     const result = await db.query<Row>(sql, [...params]);
     return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
   };

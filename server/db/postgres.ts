@@ -19,10 +19,27 @@ function statementName(sql: string): string {
   return name;
 }
 
+/**
+ * A query that had to wait for a pooled connection (where a busy worker's
+ * queries queue up) runs only if its caller is still there.
+ */
+async function queryWhenConnected(pool: pg.Pool, query: pg.QueryConfig, signal: AbortSignal): Promise<pg.QueryResult> {
+  const connection = await pool.connect();
+  try {
+    signal.throwIfAborted();
+    return await connection.query(query);
+  } finally {
+    connection.release();
+  }
+}
+
 function runOn(client: pg.Pool | pg.PoolClient): Queryable["query"] {
   return async <Row>(sql: string, params: readonly unknown[] = [], options: QueryOptions = {}): Promise<QueryResult<Row>> => {
-    const name = options.prepare === false ? undefined : statementName(sql);
-    const result = await client.query({ name, text: sql, values: [...params] });
+    const query = { name: options.prepare === false ? undefined : statementName(sql), text: sql, values: [...params] };
+    const { signal } = options;
+    signal?.throwIfAborted();
+    const result =
+      signal !== undefined && client instanceof pg.Pool ? await queryWhenConnected(client, query, signal) : await client.query(query);
     return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
   };
 }

@@ -125,6 +125,8 @@ export function unaryGrpcLane(
     let status: Headers | undefined;
     try {
       const response = await invoke(spec, context, message);
+      // Nobody would read it (a List's answer is megabytes of work).
+      if (stream.destroyed || stream.closed) return;
       body = envelope(toBinary(spec.method.output, response.message as never));
     } catch (error) {
       const failure = error instanceof ConnectError ? error : new ConnectError("internal error", Code.Internal);

@@ -29,11 +29,11 @@ export function cachedImageStore(store: ImageStore, cache: ImageCache): ImageSto
         warm(namespace);
         return store.get(namespace, name);
       }),
-    async list(namespace, filter) {
+    async list(namespace, filter, signal) {
       const all = cache.list(namespace);
       if (all !== undefined) return all.filter((image) => matches(filter, imageFields(image)));
       warm(namespace);
-      return store.list(namespace, filter);
+      return store.list(namespace, filter, signal);
     },
     first: (namespace, limit) => store.first(namespace, limit),
     create: (namespace, image, now) => dropAfter(namespace, image.name, store.create(namespace, image, now)),

@@ -26,8 +26,9 @@ export class ImageService {
     return (await this.store.get(namespace, name)) ?? Promise.reject(notFound(name));
   }
 
-  list(namespace: string, filters: readonly string[]): Promise<Image[]> {
-    return this.store.list(namespace, parseFilters(filters));
+  /** signal: the caller gave up; a List still waiting for the database is then not run. */
+  list(namespace: string, filters: readonly string[], signal?: AbortSignal): Promise<Image[]> {
+    return this.store.list(namespace, parseFilters(filters), signal);
   }
 
   async create(namespace: string, image: ImageFields, options: WriteOptions = {}): Promise<Image> {

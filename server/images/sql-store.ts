@@ -205,12 +205,12 @@ export function sqlImageStore(db: Database): ImageStore {
       const { rows } = await db.query<ImageRow>(SQL.listFirst, [namespace, limit]);
       return rows.map(fromRow);
     },
-    async list(namespace, filter: Filter) {
+    async list(namespace, filter: Filter, signal) {
       const narrowed = prefilter(filter);
       // A narrowed query's text depends on the filter: not worth preparing.
       const { rows } = narrowed
-        ? await db.query<ImageRow>(SQL.list(narrowed.where), [namespace, ...narrowed.params], { prepare: false })
-        : await db.query<ImageRow>(SQL.list("true"), [namespace]);
+        ? await db.query<ImageRow>(SQL.list(narrowed.where), [namespace, ...narrowed.params], { prepare: false, signal })
+        : await db.query<ImageRow>(SQL.list("true"), [namespace], { signal });
       return rows.map(fromRow).filter((image) => matches(filter, imageFields(image)));
     },
     async create(namespace, image, now) {

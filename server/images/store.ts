@@ -7,8 +7,8 @@ export type ImageFields = Pick<Image, "name" | "labels" | "target">;
 export interface ImageStore {
   /** null when the image does not exist. */
   get(namespace: string, name: string): Promise<Image | null>;
-  /** Matching images in byte-wise name order. */
-  list(namespace: string, filter: Filter): Promise<Image[]>;
+  /** Matching images in byte-wise name order; not read once `signal` says the caller gave up. */
+  list(namespace: string, filter: Filter, signal?: AbortSignal): Promise<Image[]>;
   /** The first `limit` images of a namespace in byte-wise name order. */
   first(namespace: string, limit: number): Promise<Image[]>;
   /** null when the name is taken. */
