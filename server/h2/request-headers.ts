@@ -2,7 +2,8 @@ import type http2 from "node:http2";
 import type { HeaderField } from "./hpack.js";
 
 const REQUEST_PSEUDO_HEADERS = new Set([":method", ":scheme", ":path", ":authority"]);
-const CONNECTION_SPECIFIC = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]);
+/** HTTP/1.1 connection headers, which HTTP/2 forbids (RFC 9113 section 8.2.2; `te` is allowed as "trailers" only). */
+export const CONNECTION_SPECIFIC_HEADERS: ReadonlySet<string> = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]);
 const UPPERCASE = /[A-Z]/;
 
 /**
@@ -21,7 +22,7 @@ export function requestHeaders(fields: readonly HeaderField[]): http2.IncomingHt
       if (regularSeen || !REQUEST_PSEUDO_HEADERS.has(name) || name in headers) return null;
     } else {
       regularSeen = true;
-      if (CONNECTION_SPECIFIC.has(name) || (name === "te" && value !== "trailers")) return null;
+      if (CONNECTION_SPECIFIC_HEADERS.has(name) || (name === "te" && value !== "trailers")) return null;
     }
     const previous = headers[name] as string | undefined;
     headers[name] = previous === undefined ? value : `${previous}${name === "cookie" ? "; " : ", "}${value}`;

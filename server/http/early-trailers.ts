@@ -1,4 +1,5 @@
 import type http2 from "node:http2";
+import { CONNECTION_SPECIFIC_HEADERS } from "../h2/request-headers.js";
 import type { CallStream } from "./call-stream.js";
 
 /**
@@ -24,7 +25,8 @@ export function sendTrailersNow(stream: CallStream, trailers: http2.OutgoingHttp
   let count = 0;
   for (const name in trailers) {
     const value = trailers[name];
-    if (typeof value !== "string" || !PLAIN_NAME.test(name) || CONNECTION_SPECIFIC.has(name) || UNSENDABLE.test(value)) {
+    const forbidden = CONNECTION_SPECIFIC_HEADERS.has(name) || name === "te";
+    if (typeof value !== "string" || !PLAIN_NAME.test(name) || forbidden || UNSENDABLE.test(value)) {
       return false;
     }
     list += `${name}\0${value}\0${NO_HEADER_FLAGS}`;
@@ -51,7 +53,6 @@ const STREAM_FLAGS_HAS_TRAILERS = 0x20;
 const NO_HEADER_FLAGS = "\0";
 
 const PLAIN_NAME = /^[a-z0-9!#$%&'*+.^_`|~-]+$/;
-const CONNECTION_SPECIFIC = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te"]);
 const UNSENDABLE = /[\0\r\n]/;
 
 interface Internals {

@@ -4,6 +4,7 @@ import type http from "node:http";
 import type http2 from "node:http2";
 import { H2Connection } from "../h2/connection.js";
 import { ErrorCode } from "../h2/frames.js";
+import { CONNECTION_SPECIFIC_HEADERS } from "../h2/request-headers.js";
 import type { H2Stream } from "../h2/stream.js";
 import { compressGrpcOnlyWhenAsked } from "./grpc-compression.js";
 import { serveThroughConnect } from "./grpc-stream-adapter.js";
@@ -19,9 +20,6 @@ export interface OwnHttp2Routes {
   app: FastifyInstance;
   maxBodyBytes: number;
 }
-
-// HTTP/1.1 connection headers that HTTP/2 forbids (RFC 9113 section 8.2.2).
-const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "proxy-connection"]);
 
 function collectBody(stream: H2Stream, maxBytes: number): Promise<Buffer | null> {
   return new Promise((resolve) => {
@@ -50,7 +48,7 @@ async function serveThroughFastify(routes: OwnHttp2Routes, stream: H2Stream, hea
   });
   const answer: http2.OutgoingHttpHeaders = { ":status": response.statusCode };
   for (const [name, value] of Object.entries(response.headers as http.OutgoingHttpHeaders)) {
-    if (!HOP_BY_HOP.has(name) && value !== undefined) answer[name] = value;
+    if (!CONNECTION_SPECIFIC_HEADERS.has(name) && value !== undefined) answer[name] = value;
   }
   const payload = response.rawPayload;
   stream.respond(answer, { waitForTrailers: false, endStream: payload.length === 0 });
