@@ -11,7 +11,7 @@ import type { H2Stream } from "../../server/h2/stream.js";
 import { RawH2Client } from "../support/raw-h2.js";
 
 const STREAM_WINDOW = 1024 * 1024;
-const WAIT = (f: { type: number }) => f.type === FrameType.Headers;
+const isHeaders = (f: { type: number }) => f.type === FrameType.Headers;
 
 /**
  * A server on server/h2 whose streams echo: the request body comes back,
@@ -105,18 +105,24 @@ describe("server/h2: the unix socket's own HTTP/2", () => {
     }
   });
 
-  it("answers PING and SETTINGS with acknowledgements", async () => {
-    const client = await RawH2Client.connect(server.path);
+  /** A hand-written client on the server for `test`, closed after it whatever happens. */
+  async function withClient(test: (client: RawH2Client) => Promise<void>, preface?: Buffer): Promise<void> {
+    const client = await RawH2Client.connect(server.path, preface);
     try {
+      await test(client);
+    } finally {
+      client.close();
+    }
+  }
+
+  it("answers PING and SETTINGS with acknowledgements", () =>
+    withClient(async (client) => {
       client.send(FrameType.Ping, 0, 0, Buffer.from("12345678"));
       const pong = await client.waitFor((f) => f.type === FrameType.Ping);
       assert.equal(pong.flags, Flag.Ack);
       assert.equal(pong.payload.toString(), "12345678");
       await client.waitFor((f) => f.type === FrameType.Settings && f.flags === Flag.Ack);
-    } finally {
-      client.close();
-    }
-  });
+    }));
 
   const connectionErrors: [string, ErrorCode, (client: RawH2Client) => void, Buffer?][] = [
     ["a connection that does not start with the preface", ErrorCode.ProtocolError, () => {}, Buffer.from("PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n")],
@@ -148,44 +154,34 @@ describe("server/h2: the unix socket's own HTTP/2", () => {
     ["streams opened and reset at once, over and over (rapid reset)", ErrorCode.EnhanceYourCalm, (c) => {
       for (let id = 1; id < 2_010; id += 2) {
         c.request(id, "/held", false);
-        c.send(FrameType.RstStream, 0, id, Buffer.from([0, 0, 0, ErrorCode.Cancel]));
+        c.reset(id, ErrorCode.Cancel);
       }
     }],
   ];
   for (const [what, code, send, preface] of connectionErrors) {
-    it(`ends the connection with GOAWAY on ${what}`, async () => {
-      const client = await RawH2Client.connect(server.path, preface);
-      try {
+    it(`ends the connection with GOAWAY on ${what}`, () =>
+      withClient(async (client) => {
         send(client);
         assert.equal(await client.goawayCode(), code);
         await client.ended;
-      } finally {
-        client.close();
-      }
-    });
+      }, preface));
   }
 
-  it("refuses a stream past 100 at once, and resets a malformed request, and goes on serving", async () => {
-    const client = await RawH2Client.connect(server.path);
-    try {
+  it("refuses a stream past 100 at once, and resets a malformed request, and goes on serving", () =>
+    withClient(async (client) => {
       for (let id = 1; id <= 201; id += 2) client.request(id, "/held", false);
       const refused = await client.waitFor((f) => f.type === FrameType.RstStream);
       assert.equal(refused.streamId, 201);
       assert.equal(refused.payload.readUInt32BE(0), ErrorCode.RefusedStream);
-      client.send(FrameType.RstStream, 0, 1, Buffer.from([0, 0, 0, ErrorCode.Cancel]));
+      client.reset(1, ErrorCode.Cancel);
       client.request(203, "/echo", true, [["X-Upper", "no"]]);
-      const malformed = await client.waitFor((f) => f.type === FrameType.RstStream && f.streamId === 203);
-      assert.equal(malformed.payload.readUInt32BE(0), ErrorCode.ProtocolError);
+      assert.equal(await client.resetCode(203), ErrorCode.ProtocolError);
       client.request(205, "/echo", true);
-      await client.waitFor((f) => WAIT(f) && f.streamId === 205);
-    } finally {
-      client.close();
-    }
-  });
+      await client.waitFor((f) => isHeaders(f) && f.streamId === 205);
+    }));
 
-  it("refuses new streams while more than its memory waits for a client that does not read", async () => {
-    const client = await RawH2Client.connect(server.path);
-    try {
+  it("refuses new streams while more than its memory waits for a client that does not read", () =>
+    withClient(async (client) => {
       client.send(FrameType.Settings, 0, 0, Buffer.from([0, 4, 0x7f, 0xff, 0xff, 0xff]));
       client.send(FrameType.WindowUpdate, 0, 0, Buffer.from([0x7f, 0xff, 0x00, 0x00]));
       client.socket.pause();
@@ -193,60 +189,42 @@ describe("server/h2: the unix socket's own HTTP/2", () => {
       await new Promise((resolve) => setTimeout(resolve, 300));
       client.request(7, "/echo", true);
       client.socket.resume();
-      const refused = await client.waitFor((f) => f.type === FrameType.RstStream && f.streamId === 7);
-      assert.equal(refused.payload.readUInt32BE(0), ErrorCode.EnhanceYourCalm);
-    } finally {
-      client.close();
-    }
-  });
+      assert.equal(await client.resetCode(7), ErrorCode.EnhanceYourCalm);
+    }));
 
-  it("tells the handler when the client resets its stream", async () => {
-    const client = await RawH2Client.connect(server.path);
-    try {
+  it("tells the handler when the client resets its stream", () =>
+    withClient(async (client) => {
       client.request(1, "/held", false);
       await client.waitFor((f) => f.type === FrameType.Settings);
       const stream = await until(() => server.streams.find((s) => s.id === 1 && !s.closed && s.rstCode === undefined));
       const closed = new Promise<void>((resolve) => stream.once("close", resolve));
-      client.send(FrameType.RstStream, 0, 1, Buffer.from([0, 0, 0, ErrorCode.Cancel]));
+      client.reset(1, ErrorCode.Cancel);
       await closed;
       assert.equal(stream.rstCode, ErrorCode.Cancel);
-    } finally {
-      client.close();
-    }
-  });
+    }));
 
-  it("gives no window to a stream whose handler does not read, and resets one sent past it", async () => {
-    const client = await RawH2Client.connect(server.path);
-    try {
+  it("gives no window to a stream whose handler does not read, and resets one sent past it", () =>
+    withClient(async (client) => {
       client.request(1, "/paused", false);
       for (let sent = 0; sent < STREAM_WINDOW; sent += 16_384) client.send(FrameType.Data, 0, 1, Buffer.alloc(16_384));
       client.send(FrameType.Data, 0, 1, Buffer.alloc(1));
-      const reset = await client.waitFor((f) => f.type === FrameType.RstStream && f.streamId === 1);
-      assert.equal(reset.payload.readUInt32BE(0), ErrorCode.FlowControlError);
+      assert.equal(await client.resetCode(1), ErrorCode.FlowControlError);
       assert.ok(!client.frames.some((f) => f.type === FrameType.WindowUpdate && f.streamId === 1));
-    } finally {
-      client.close();
-    }
-  });
+    }));
 
-  it("closes gracefully: GOAWAY, calls in flight still answered, new ones refused, then the socket ends", async () => {
-    const client = await RawH2Client.connect(server.path);
-    try {
+  it("closes gracefully: GOAWAY, calls in flight still answered, new ones refused, then the socket ends", () =>
+    withClient(async (client) => {
       client.request(1, "/held", true);
       await until(() => server.held.length > 0 || undefined);
       for (const connection of server.connections) connection.close();
       assert.equal(await client.goawayCode(), ErrorCode.NoError);
       client.request(3, "/echo", true);
-      const refused = await client.waitFor((f) => f.type === FrameType.RstStream && f.streamId === 3);
-      assert.equal(refused.payload.readUInt32BE(0), ErrorCode.RefusedStream);
+      assert.equal(await client.resetCode(3), ErrorCode.RefusedStream);
       server.held.shift()!();
-      const trailers = await client.waitFor((f) => WAIT(f) && f.streamId === 1 && (f.flags & Flag.EndStream) !== 0);
+      const trailers = await client.waitFor((f) => isHeaders(f) && f.streamId === 1 && (f.flags & Flag.EndStream) !== 0);
       assert.ok(trailers);
       await client.ended;
-    } finally {
-      client.close();
-    }
-  });
+    }));
 });
 
 async function until<T>(probe: () => T | undefined, timeoutMs = 5_000): Promise<T> {

@@ -2,7 +2,7 @@
 // real clients never do (floods, bad framing) and read each frame sent back.
 
 import net from "node:net";
-import { CONNECTION_PREFACE, frameHeader, type FrameType } from "../../server/h2/frames.js";
+import { CONNECTION_PREFACE, ErrorCode, Flag, frameHeader, FrameType } from "../../server/h2/frames.js";
 import { encodeHeaderBlock, type HeaderField } from "../../server/h2/hpack.js";
 
 export interface Frame {
@@ -39,7 +39,7 @@ export class RawH2Client {
   }
 
   /** Connected, preface and an empty SETTINGS sent (unless `preface` says otherwise). */
-  static async connect(path: string, preface: Buffer = Buffer.concat([CONNECTION_PREFACE, frameHeader(0, 0x4, 0, 0)])): Promise<RawH2Client> {
+  static async connect(path: string, preface: Buffer = Buffer.concat([CONNECTION_PREFACE, frameHeader(0, FrameType.Settings, 0, 0)])): Promise<RawH2Client> {
     const socket = net.connect(path);
     await new Promise<void>((resolve, reject) => socket.once("connect", resolve).once("error", reject));
     const client = new RawH2Client(socket);
@@ -54,7 +54,13 @@ export class RawH2Client {
   /** HEADERS with END_HEADERS for a POST to `path`, plus `extra` fields. */
   request(streamId: number, path: string, endStream: boolean, extra: HeaderField[] = []): void {
     const block = encodeHeaderBlock([[":method", "POST"], [":scheme", "http"], [":path", path], [":authority", "localhost"], ...extra]);
-    this.send(0x1, 0x4 | (endStream ? 0x1 : 0), streamId, block);
+    this.send(FrameType.Headers, Flag.EndHeaders | (endStream ? Flag.EndStream : 0), streamId, block);
+  }
+
+  reset(streamId: number, code: ErrorCode): void {
+    const payload = Buffer.alloc(4);
+    payload.writeUInt32BE(code);
+    this.send(FrameType.RstStream, 0, streamId, payload);
   }
 
   /** The first frame (from the start of the connection) that matches, once it has arrived. */
@@ -73,8 +79,14 @@ export class RawH2Client {
 
   /** The GOAWAY's error code, once one has arrived. */
   async goawayCode(): Promise<number> {
-    const goaway = await this.waitFor((f) => f.type === 0x7);
+    const goaway = await this.waitFor((f) => f.type === FrameType.Goaway);
     return goaway.payload.readUInt32BE(4);
+  }
+
+  /** The error code of the RST_STREAM for this stream, once one has arrived. */
+  async resetCode(streamId: number): Promise<number> {
+    const reset = await this.waitFor((f) => f.type === FrameType.RstStream && f.streamId === streamId);
+    return reset.payload.readUInt32BE(0);
   }
 
   close(): void {
