@@ -1,15 +1,17 @@
 import type { ConnectRouter } from "@connectrpc/connect";
-import { Images } from "../../gen/containerd/services/images/v1/images_pb.js";
+import { GetImageResponseSchema, Images } from "../../gen/containerd/services/images/v1/images_pb.js";
 import type { ImageService } from "../images/service.js";
+import { answerPerImage } from "./answers.js";
 import { dateFromWire, imageFromWire, imageToWire } from "./convert.js";
 import { requiredNamespace } from "./namespace.js";
 
 /** containerd.services.images.v1.Images, as containerd 1.6 serves it. */
 export function containerdImagesRoutes(images: ImageService) {
+  const getAnswer = answerPerImage(GetImageResponseSchema, (image) => ({ image: imageToWire(image) }));
   return (router: ConnectRouter) =>
     router.service(Images, {
       async get(request, ctx) {
-        return { image: imageToWire(await images.get(requiredNamespace(ctx), request.name)) };
+        return getAnswer(await images.get(requiredNamespace(ctx), request.name));
       },
       async list(request, ctx) {
         const found = await images.list(requiredNamespace(ctx), request.filters, ctx.signal);

@@ -1,15 +1,17 @@
 import type { ConnectRouter } from "@connectrpc/connect";
-import { Images } from "../../gen/containerd/v1/images_pb.js";
+import { GetResponseSchema, Images } from "../../gen/containerd/v1/images_pb.js";
 import type { ImageService } from "../images/service.js";
+import { answerPerImage } from "./answers.js";
 import { imageFromWire, imageToWire } from "./convert.js";
 import { seedNamespace } from "./namespace.js";
 
 /** containerd.v1.Images, the seed API: Put is an upsert, no header means "default". */
 export function seedImagesRoutes(images: ImageService) {
+  const getAnswer = answerPerImage(GetResponseSchema, (image) => ({ image: imageToWire(image) }));
   return (router: ConnectRouter) =>
     router.service(Images, {
       async get(request, ctx) {
-        return { image: imageToWire(await images.get(seedNamespace(ctx), request.name)) };
+        return getAnswer(await images.get(seedNamespace(ctx), request.name));
       },
       async put(request, ctx) {
         const image = imageFromWire(request.image);

@@ -1,4 +1,4 @@
-import { create, fromBinary, isMessage, toBinary, type DescMessage } from "@bufbuild/protobuf";
+import { create, fromBinary, isMessage, type DescMessage } from "@bufbuild/protobuf";
 import {
   Code,
   ConnectError,
@@ -10,6 +10,7 @@ import {
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import { contentTypeProto, grpcStatusOk, parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import http2 from "node:http2";
+import { answerFrame, ENVELOPE_HEADER_BYTES } from "./answer-frames.js";
 import type { CallStream } from "./call-stream.js";
 import { nodeHeaders, sendTrailers } from "./h2-headers.js";
 import { LaneContext } from "./lane-context.js";
@@ -27,19 +28,10 @@ type UnarySpec = Extract<MethodImplSpec, { kind: "unary" }>;
 
 // Binary gRPC only: "+json" and gRPC-Web take the usual path.
 const BINARY_GRPC = /^application\/grpc(?:\+proto)?$/;
-const ENVELOPE_HEADER_BYTES = 5;
 const GRPC_STATUS_OK = String(grpcStatusOk);
 
 function normalize<T extends DescMessage>(schema: T, value: unknown) {
   return isMessage(value, schema) ? value : create(schema, value as never);
-}
-
-function envelope(data: Uint8Array): Buffer {
-  const frame = Buffer.allocUnsafe(ENVELOPE_HEADER_BYTES + data.length);
-  frame[0] = 0;
-  frame.writeUInt32BE(data.length, 1);
-  frame.set(data, ENVELOPE_HEADER_BYTES);
-  return frame;
 }
 
 /** The one uncompressed message of a well-formed unary request, or null. */
@@ -127,7 +119,7 @@ export function unaryGrpcLane(
       const response = await invoke(spec, context, message);
       // Nobody would read it (a List's answer is megabytes of work).
       if (stream.destroyed || stream.closed) return;
-      body = envelope(toBinary(spec.method.output, response.message as never));
+      body = answerFrame(spec.method.output, response.message as never);
     } catch (error) {
       const failure = error instanceof ConnectError ? error : new ConnectError("internal error", Code.Internal);
       status = setTrailerStatus(new Headers(), failure);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { Images } from "../../gen/containerd/services/images/v1/images_pb.js";
 import { Leases } from "../../gen/containerd/services/leases/v1/leases_pb.js";
 import { Namespaces } from "../../gen/containerd/services/namespaces/v1/namespaces_pb.js";
@@ -146,6 +146,31 @@ describe("containerd.services.images.v1, leases and namespaces", () => {
     assert.deepEqual(listed.images.map((i) => [i.name, i.labels]), [["from-containerd", { via: "containerd" }]]);
     await seed.delete({ name: "from-containerd" }, ns("both"));
     assert.equal(await codeOf(images.get({ name: "from-containerd" }, ns("both"))), Code.NotFound);
+  });
+
+  it("answers repeated Gets with the image as it is after each change, on every protocol, through both APIs", async () => {
+    const clients = [transport, createConnectTransport({ baseUrl: server.baseUrl, httpVersion: "1.1" })].map((t) => ({
+      images: createClient(Images, t),
+      seed: createClient(SeedImages, t),
+    }));
+    const labelsSeen = async () => {
+      const seen = [];
+      for (const { images, seed } of clients) {
+        // Twice each: the second answer is the one kept for the cached image.
+        for (let i = 0; i < 2; i++) {
+          seen.push((await images.get({ name: "shared" }, ns("answers"))).image?.labels);
+          seen.push((await seed.get({ name: "shared" }, ns("answers"))).image?.labels);
+        }
+      }
+      return seen;
+    };
+    const { images, seed } = clients[0]!;
+    await images.create({ image: { name: "shared", target: target("1"), labels: { v: "1" } } }, ns("answers"));
+    assert.deepEqual(await labelsSeen(), Array(8).fill({ v: "1" }));
+    await images.update({ image: { name: "shared", labels: { v: "2" } }, updateMask: { paths: ["labels.v"] } }, ns("answers"));
+    assert.deepEqual(await labelsSeen(), Array(8).fill({ v: "2" }));
+    await seed.put({ image: { name: "shared", target: target("3"), labels: { v: "3" } } }, ns("answers"));
+    assert.deepEqual(await labelsSeen(), Array(8).fill({ v: "3" }));
   });
 
   it("accepts field masks in Connect JSON, as curl sends them", async () => {
