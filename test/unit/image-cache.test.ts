@@ -135,8 +135,8 @@ describe("image cache", () => {
   });
 
   it("drops the least recently used images past its memory limit", async () => {
-    // Each of these images is estimated at well under 1,000 bytes: three fit in 2,500.
-    const { cache, read, reads } = liveCache(2_500);
+    // Each of these images is estimated at about 1,300 bytes (with its answer): three fit in 4,000.
+    const { cache, read, reads } = liveCache(4_000);
     await cache.get("ns", "a", read(image("a")));
     await cache.get("ns", "b", read(image("b")));
     await cache.get("ns", "a", read(image("a"))); // a is now the most recently used
@@ -170,12 +170,12 @@ describe("image cache", () => {
     });
 
     it("asks for as many images as the free room could hold, and for none when the cache is full", async () => {
-      const { cache, read } = liveCache(60_000);
+      const { cache, read } = liveCache(120_000);
       let limit = 0;
       cache.warm("ns", async (l) => ((limit = l), []));
       assert.equal(limit, 100);
 
-      const { cache: small } = liveCache(2_500);
+      const { cache: small } = liveCache(5_000);
       await small.get("ns", "a", read(image("a")));
       small.warm("ns", async (l) => ((limit = l), []));
       assert.equal(limit, 3, "room for about three more");
@@ -248,7 +248,7 @@ describe("image cache", () => {
     });
 
     it("stops holding a namespace whole when one of its images is dropped for room", async () => {
-      const { cache, read } = liveCache(2_500);
+      const { cache, read } = liveCache(4_000);
       cache.warm("ns", async () => [image("a"), image("b")]);
       await new Promise((r) => setImmediate(r));
       assert.equal(cache.list("ns")?.length, 2);
@@ -258,7 +258,7 @@ describe("image cache", () => {
     });
 
     it("fills only free memory: images already kept stay", async () => {
-      const { cache, read, reads } = liveCache(2_500);
+      const { cache, read, reads } = liveCache(4_000);
       await cache.get("ns", "kept", read(image("kept")));
       const all = deferred<Image[]>();
       cache.warm("ns", () => all.promise);
