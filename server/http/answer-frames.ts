@@ -2,9 +2,14 @@ import { toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobu
 
 export const ENVELOPE_HEADER_BYTES = 5;
 
-/** A gRPC message frame: uncompressed flag, big-endian length, message. */
-function envelope(data: Uint8Array): Buffer {
-  const frame = Buffer.allocUnsafe(ENVELOPE_HEADER_BYTES + data.length);
+/**
+ * A gRPC message frame: uncompressed flag, big-endian length, message. A
+ * frame that is kept gets memory of its own: a slice of Node's shared pool
+ * would hold on to the whole slab it was cut from.
+ */
+function envelope(data: Uint8Array, kept: boolean): Buffer {
+  const size = ENVELOPE_HEADER_BYTES + data.length;
+  const frame = kept ? Buffer.allocUnsafeSlow(size) : Buffer.allocUnsafe(size);
   frame[0] = 0;
   frame.writeUInt32BE(data.length, 1);
   frame.set(data, ENVELOPE_HEADER_BYTES);
@@ -22,7 +27,8 @@ const framesOfFrozen = new WeakMap<object, Buffer>();
 export function answerFrame<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): Buffer {
   const kept = framesOfFrozen.get(message);
   if (kept !== undefined) return kept;
-  const frame = envelope(toBinary(schema, message));
-  if (Object.isFrozen(message)) framesOfFrozen.set(message, frame);
+  const frozen = Object.isFrozen(message);
+  const frame = envelope(toBinary(schema, message), frozen);
+  if (frozen) framesOfFrozen.set(message, frame);
   return frame;
 }

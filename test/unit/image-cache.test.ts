@@ -135,8 +135,8 @@ describe("image cache", () => {
   });
 
   it("drops the least recently used images past its memory limit", async () => {
-    // Each of these images is estimated at about 1,300 bytes (with its answer): three fit in 4,000.
-    const { cache, read, reads } = liveCache(4_000);
+    // Each of these images is estimated at about 1,400 bytes (with its answer): three fit in 4,500.
+    const { cache, read, reads } = liveCache(4_500);
     await cache.get("ns", "a", read(image("a")));
     await cache.get("ns", "b", read(image("b")));
     await cache.get("ns", "a", read(image("a"))); // a is now the most recently used
@@ -175,7 +175,7 @@ describe("image cache", () => {
       cache.warm("ns", async (l) => ((limit = l), []));
       assert.equal(limit, 100);
 
-      const { cache: small } = liveCache(5_000);
+      const { cache: small } = liveCache(5_200);
       await small.get("ns", "a", read(image("a")));
       small.warm("ns", async (l) => ((limit = l), []));
       assert.equal(limit, 3, "room for about three more");
@@ -233,7 +233,7 @@ describe("image cache", () => {
     });
 
     it("does not hold a namespace whole when the limit cut the read short, or an image changed meanwhile", async () => {
-      const { cache } = liveCache(1_200); // room to ask for 2
+      const { cache } = liveCache(2_400); // room to ask for 2
       cache.warm("cut", async (limit) => ["a", "b", "c"].slice(0, limit).map((n) => image(n)));
       await new Promise((r) => setImmediate(r));
       assert.equal(cache.list("cut"), undefined);
@@ -248,7 +248,7 @@ describe("image cache", () => {
     });
 
     it("stops holding a namespace whole when one of its images is dropped for room", async () => {
-      const { cache, read } = liveCache(4_000);
+      const { cache, read } = liveCache(4_500);
       cache.warm("ns", async () => [image("a"), image("b")]);
       await new Promise((r) => setImmediate(r));
       assert.equal(cache.list("ns")?.length, 2);
@@ -258,7 +258,7 @@ describe("image cache", () => {
     });
 
     it("fills only free memory: images already kept stay", async () => {
-      const { cache, read, reads } = liveCache(4_000);
+      const { cache, read, reads } = liveCache(4_500);
       await cache.get("ns", "kept", read(image("kept")));
       const all = deferred<Image[]>();
       cache.warm("ns", () => all.promise);
