@@ -47,6 +47,7 @@ describe("answers shared between calls", () => {
     const first = answerFrame(GetImageResponseSchema, answer);
     assert.deepEqual(first, expectedFrame(toBinary(GetImageResponseSchema, answer)));
     assert.equal(answerFrame(GetImageResponseSchema, answer), first);
+    assert.equal(first.buffer.byteLength, first.length, "a kept frame holds no slab of Node's buffer pool");
   });
 
   it("encodes an answer that can change on every call", () => {
