@@ -155,7 +155,7 @@ describe("unary gRPC lane", () => {
 });
 
 describe("unary gRPC lane, on its own", () => {
-  const seen: { signalReason?: unknown; timeoutMs?: number; intercepted: number } = { intercepted: 0 };
+  const seen: { signalReason?: unknown; timeoutMs?: number; intercepted: number; copies?: unknown } = { intercepted: 0 };
   const shutdown = new AbortController();
   let server: OnePortServer;
   let baseUrl: string;
@@ -178,8 +178,17 @@ describe("unary gRPC lane, on its own", () => {
     };
     const interceptor: Interceptor = (next) => async (request) => {
       seen.intercepted++;
+      const copy = { ...request };
       const response = await next(request);
       response.header.set("x-intercepted", request.method.name);
+      const responseCopy = { ...response };
+      seen.copies = {
+        header: copy.header.get("x-echo"),
+        signal: copy.signal instanceof AbortSignal,
+        contextValues: typeof copy.contextValues.get,
+        responseHeader: responseCopy.header.get("x-intercepted"),
+        responseTrailer: responseCopy.trailer instanceof Headers,
+      };
       return response;
     };
     const router = createConnectRouter({ interceptors: [interceptor] });
@@ -210,6 +219,17 @@ describe("unary gRPC lane, on its own", () => {
     assert.equal(seen.intercepted, before + 1);
     assert.equal(header?.get("x-intercepted"), "Get");
     assert.equal(seen.timeoutMs, undefined, "no deadline was sent");
+  });
+
+  it("gives interceptors a request and a response that keep every part when copied with spread", async () => {
+    await client().get({ name: "plain" }, { headers: { "x-echo": "copied" } });
+    assert.deepEqual(seen.copies, {
+      header: "copied",
+      signal: true,
+      contextValues: "function",
+      responseHeader: "Get",
+      responseTrailer: true,
+    });
   });
 
   it("sends the headers and trailers the implementation sets, and gives it the request's headers", async () => {
