@@ -40,6 +40,8 @@ export interface Row {
   concurrency: number;
   ours: Stat | null;
   containerd: Stat | null;
+  /** ours/containerd within each run that measured both, in run order (for "msPerCall", of the time per call). */
+  sameRunRatios: number[];
 }
 
 function stat(cells: Cell[]): Stat | null {
@@ -62,11 +64,29 @@ function stat(cells: Cell[]): Stat | null {
   };
 }
 
+/** ours/containerd of each run that has both cells: the two ran minutes apart at most, on a machine whose speed drifts. */
+function sameRunRatios(ours: Cell[], containerd: Cell[], unit: Operation["unit"]): number[] {
+  return ours.flatMap((o) => {
+    const c = containerd.find((x) => x.run === o.run);
+    if (c === undefined || o.result.rate === 0 || c.result.rate === 0) return [];
+    return [unit === "rate" ? o.result.rate / c.result.rate : c.result.rate / o.result.rate];
+  });
+}
+
 export function summarize(cells: Cell[], operations: readonly Operation[], levels: number[]): Row[] {
   return operations.flatMap((op) =>
     levels.map((concurrency) => {
-      const of = (target: Cell["target"]) => cells.filter((c) => c.op === op.key && c.concurrency === concurrency && c.target === target);
-      return { op: op.key, label: op.label, unit: op.unit, concurrency, ours: stat(of("ours")), containerd: stat(of("containerd")) };
+      const of = (target: Cell["target"]) =>
+        cells.filter((c) => c.op === op.key && c.concurrency === concurrency && c.target === target).sort((a, b) => a.run - b.run);
+      return {
+        op: op.key,
+        label: op.label,
+        unit: op.unit,
+        concurrency,
+        ours: stat(of("ours")),
+        containerd: stat(of("containerd")),
+        sameRunRatios: sameRunRatios(of("ours"), of("containerd"), op.unit),
+      };
     }),
   );
 }
@@ -102,8 +122,16 @@ function table(header: string[], rows: string[][], rightAligned: Set<number>): s
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
 
+/** The median of the same-run ratios and their range, when there were several runs. */
+function sameRunText(ratios: number[]): string {
+  if (ratios.length < 2) return "-";
+  return `${fmt(median(ratios), 2)} (${fmt(Math.min(...ratios), 2)}-${fmt(Math.max(...ratios), 2)})`;
+}
+
 export function renderTable(rows: Row[]): string {
-  const header = ["operation", "c", "ours", "containerd", "ours/ctd", "ours p50/p99 ms", "ctd p50/p99 ms", "cpu µs/call ours", "ctd"];
+  const header = [
+    "operation", "c", "ours", "containerd", "ours/ctd", "same-run ratio", "ours p50/p99 ms", "ctd p50/p99 ms", "cpu µs/call ours", "ctd",
+  ];
   const body = rows.map((row) => {
     const ours = shown(row, row.ours);
     const ctd = shown(row, row.containerd);
@@ -114,13 +142,14 @@ export function renderTable(rows: Row[]): string {
       cellText(row, row.ours),
       cellText(row, row.containerd),
       fmt(ratio, 2),
+      sameRunText(row.sameRunRatios),
       latency(row.ours),
       latency(row.containerd),
       fmt(row.ours?.cpuUsPerCall ?? null, 0),
       fmt(row.containerd?.cpuUsPerCall ?? null, 0),
     ];
   });
-  return table(header, body, new Set([1, 2, 3, 4, 5, 6, 7, 8]));
+  return table(header, body, new Set([1, 2, 3, 4, 5, 6, 7, 8, 9]));
 }
 
 export function renderProblems(rows: Row[]): string[] {

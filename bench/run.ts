@@ -230,7 +230,7 @@ function print(
   if (!withContainerd) out.push("NOTE: containerd did not run (not installed or not root): its columns are empty.");
   out.push("");
   out.push(renderTable(rows));
-  out.push("  values: req/s (higher is better); List all: ms per call = 1000 / (calls/s) (lower is better). ratio = ours / containerd of the value shown.");
+  out.push("  values: req/s (higher is better); List all: ms per call = 1000 / (calls/s) (lower is better). ratio = ours / containerd of the value shown; same-run ratio: the median (lowest-highest) of that ratio within each run.");
   out.push("  cpu µs/call: server CPU per successful call (ours: Node process tree + its Postgres backends). ! invalid cell, * some errors.");
   const problems = renderProblems(rows);
   if (problems.length) out.push("", "problems:", ...problems.map((p) => `  ${p}`));
