@@ -9,11 +9,12 @@ function deepFreeze<T>(value: T): T {
 }
 
 /**
- * The answer for an image, made once per Image object and frozen. The image
- * cache hands out the same frozen Image until that image changes, so the
- * Gets it answers share one answer, and the gRPC lane keeps the encoding of
- * a frozen answer (server/http/answer-frames.ts): a cached image is
- * converted and encoded once, not on every call.
+ * The answer for an image. The image cache hands out the same frozen Image
+ * until that image changes; for such an image the answer is made once and
+ * frozen, so the Gets it answers share it, and the gRPC lane keeps the
+ * encoding of a frozen answer (server/http/answer-frames.ts): a cached image
+ * is converted and encoded once, not on every call. An image read for one
+ * call only (not frozen) gets an answer of its own, kept by nobody.
  */
 export function answerPerImage<Desc extends DescMessage>(
   schema: Desc,
@@ -21,6 +22,7 @@ export function answerPerImage<Desc extends DescMessage>(
 ): (image: Image) => MessageShape<Desc> {
   const answers = new WeakMap<Image, MessageShape<Desc>>();
   return (image) => {
+    if (!Object.isFrozen(image)) return create(schema, build(image));
     let answer = answers.get(image);
     if (answer === undefined) answers.set(image, (answer = deepFreeze(create(schema, build(image)))));
     return answer;

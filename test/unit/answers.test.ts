@@ -7,7 +7,8 @@ import { imageToWire } from "../../server/api/convert.js";
 import { answerFrame } from "../../server/http/answer-frames.js";
 import type { Image } from "../../server/images/image.js";
 
-const image = (labels: Record<string, string>): Image => ({
+/** As the image cache keeps them: frozen. */
+const image = (labels: Record<string, string>): Image => Object.freeze({
   name: "docker.io/library/alpine:3",
   labels,
   target: { mediaType: "application/vnd.oci.image.index.v1+json", digest: `sha256:${"a".repeat(64)}`, size: 1234n, annotations: { a: "1" } },
@@ -40,6 +41,14 @@ describe("answers shared between calls", () => {
     const after = getAnswer(image({ env: "dev" }));
     assert.notEqual(after, before);
     assert.deepEqual(after.image?.labels, { env: "dev" });
+  });
+
+  it("gives an image that is not shared (not frozen) an answer of its own each time", () => {
+    const once: Image = { ...image({ env: "prod" }) };
+    const first = getAnswer(once);
+    assert.notEqual(getAnswer(once), first);
+    assert.equal(Object.isFrozen(first), false);
+    assert.deepEqual(first, create(GetImageResponseSchema, { image: imageToWire(once) }));
   });
 
   it("encodes a frozen answer once and shares the frame", () => {
