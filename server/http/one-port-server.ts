@@ -46,17 +46,17 @@ function askFirst(h2: http2.Http2Server, streamHandler: StreamHandler): void {
   });
 }
 
+/** An HTTP/2 connection served by the project's own HTTP/2 (server/h2) instead of Node's. */
+export interface OwnHttp2 {
+  serve(socket: net.Socket): { close(): void };
+}
+
 /**
  * One listening socket for HTTP/1.1 (browsers, curl) and cleartext HTTP/2
  * with prior knowledge (gRPC): each connection's first bytes say which.
  * Node has no plaintext allowHTTP1, so the choice is made here. With
  * ownHttp2, HTTP/2 connections are served by it rather than by Node.
  */
-/** An HTTP/2 connection served by the project's own HTTP/2 (server/h2) instead of Node's. */
-export interface OwnHttp2 {
-  serve(socket: net.Socket): { close(): void };
-}
-
 export function createOnePortServer(handler: RequestHandler, streamHandler?: StreamHandler, ownHttp2?: OwnHttp2): OnePortServer {
   const h1 = http.createServer(handler as http.RequestListener);
   const h2 = http2.createServer({ maxSessionMemory: MAX_SESSION_MEMORY_MB }, handler as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
