@@ -1,4 +1,5 @@
 import { imageKey, type Image } from "./image.js";
+import type { NamespaceRead } from "./store.js";
 
 /** One read of the database whose result may be kept, unless a change to its image was seen meanwhile. */
 interface PendingRead {
@@ -14,6 +15,12 @@ interface Warming {
 interface Entry {
   image: Image;
   bytes: number;
+}
+
+/** Every image of a namespace, in name order, as a read asOf found them. */
+export interface WholeNamespace {
+  images: readonly Image[];
+  asOf: string;
 }
 
 /** By default, a namespace is read whole at most this often (per process). */
@@ -59,8 +66,11 @@ export class ImageCache {
   private readonly pending = new Map<string, Set<PendingRead>>();
   private readonly warming = new Map<string, Warming>();
   private readonly warmedAt = new Map<string, number>();
-  /** Namespaces whose every image is kept, in name order: from a warm that read them all, until one changes. */
-  private readonly complete = new Map<string, readonly Image[]>();
+  /**
+   * Namespaces whose every image is kept: from a warm that read them all,
+   * until one changes. Additions are not announced: see list().
+   */
+  private readonly complete = new Map<string, WholeNamespace>();
   private bytes = 0;
   private isLive = false;
 
@@ -107,9 +117,17 @@ export class ImageCache {
     }
   }
 
-  /** Every image of the namespace in byte-wise name order, when all are kept; else undefined. */
-  list(namespace: string): readonly Image[] | undefined {
+  /**
+   * Every image of the namespace in byte-wise name order when all are kept,
+   * except those added since it was read (ImageStore.addedSince tells).
+   */
+  list(namespace: string): WholeNamespace | undefined {
     return this.complete.get(namespace);
+  }
+
+  /** Images were added since the namespace was read whole: it is no longer. */
+  notWhole(namespace: string, whole: WholeNamespace): void {
+    if (this.complete.get(namespace) === whole) this.complete.delete(namespace);
   }
 
   /**
@@ -117,7 +135,7 @@ export class ImageCache {
    * can keep, unless it was done within the warm interval: a namespace's images tend to be asked
    * for together (a node's images, a dashboard's rows).
    */
-  warm(namespace: string, readFirst: (limit: number) => Promise<Image[]>, now = Date.now()): void {
+  warm(namespace: string, readFirst: (limit: number) => Promise<NamespaceRead>, now = Date.now()): void {
     if (!this.isLive || this.warming.has(namespace)) return;
     if (now - (this.warmedAt.get(namespace) ?? -Infinity) < this.warmIntervalMs) return;
     // Read no more than the free room can keep: a full cache reads nothing.
@@ -127,7 +145,7 @@ export class ImageCache {
     const warming: Warming = { changed: new Set(), everything: false };
     this.warming.set(namespace, warming);
     readFirst(limit)
-      .then((images) => {
+      .then(({ images, asOf }) => {
         if (warming.everything) return;
         // Read in name order; whole when the limit was not reached and all of it is kept.
         const all: Image[] = [];
@@ -145,7 +163,7 @@ export class ImageCache {
           }
           all.push(kept);
         }
-        if (whole) this.complete.set(namespace, all);
+        if (whole) this.complete.set(namespace, { images: all, asOf });
       })
       // Only a head start: Gets read what they need themselves.
       .catch(() => {})

@@ -9,10 +9,11 @@ const IMAGE_CHANGES = "image_changes";
 
 /**
  * Gets answered from the cache when it holds the image, Lists when it holds
- * the whole namespace. This process's own
+ * the whole namespace and nothing was added to it since. This process's own
  * writes drop the copy before they answer, so its clients always read what
- * they wrote; other processes' writes drop it when Postgres delivers their
- * announcement.
+ * they wrote; other processes' changes drop it when Postgres delivers their
+ * announcement. Their additions are not announced (migrations/0004): a new
+ * name is in no cache, and a namespace held whole is checked before each List.
  */
 export function cachedImageStore(store: ImageStore, cache: ImageCache): ImageStore {
   const warm = (namespace: string) => cache.warm(namespace, (limit) => store.first(namespace, limit));
@@ -30,12 +31,16 @@ export function cachedImageStore(store: ImageStore, cache: ImageCache): ImageSto
         return store.get(namespace, name);
       }),
     async list(namespace, filter, signal) {
-      const all = cache.list(namespace);
-      if (all !== undefined) return all.filter((image) => matches(filter, imageFields(image)));
+      const whole = cache.list(namespace);
+      if (whole !== undefined) {
+        if (!(await store.addedSince(namespace, whole.asOf))) return whole.images.filter((image) => matches(filter, imageFields(image)));
+        cache.notWhole(namespace, whole);
+      }
       warm(namespace);
       return store.list(namespace, filter, signal);
     },
     first: (namespace, limit) => store.first(namespace, limit),
+    addedSince: (namespace, asOf) => store.addedSince(namespace, asOf),
     create: (namespace, image, now) => dropAfter(namespace, image.name, store.create(namespace, image, now)),
     put: (namespace, image, now) => dropAfter(namespace, image.name, store.put(namespace, image, now)),
     update: (namespace, image, paths, now, current) =>

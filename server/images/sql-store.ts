@@ -35,6 +35,14 @@ const SQL = {
   getForUpdate: `SELECT ${COLUMNS} FROM images WHERE namespace = $1 AND name_key = ${KEY("$2")} FOR UPDATE`,
   list: (where: string) => `SELECT ${COLUMNS} FROM images WHERE namespace = $1 AND (${where}) ORDER BY name`,
   listFirst: `SELECT ${COLUMNS} FROM images WHERE namespace = $1 ORDER BY name LIMIT $2`,
+  snapshot: "SELECT pg_current_snapshot()::text AS snapshot",
+  // Rows added by a transaction that had not committed when the snapshot $2
+  // was taken: one begun after it, or one in progress at the time.
+  addedSince: `SELECT EXISTS (
+      SELECT 1 FROM images WHERE namespace = $1 AND added_by >= pg_snapshot_xmax($2::pg_snapshot)
+    ) OR EXISTS (
+      SELECT 1 FROM images WHERE namespace = $1 AND added_by IN (SELECT pg_snapshot_xip($2::pg_snapshot))
+    ) AS added`,
   // Many creates in one statement, from one JSON array (far cheaper to send
   // than an array parameter per column); answers with the names it inserted.
   createMany: `WITH input AS (
@@ -202,8 +210,14 @@ export function sqlImageStore(db: Database): ImageStore {
   return {
     get,
     async first(namespace, limit) {
+      // Taken before the read, so whatever the read could not see counts as added (see migrations/0004).
+      const asOf = (await db.query<{ snapshot: string }>(SQL.snapshot)).rows[0]!.snapshot;
       const { rows } = await db.query<ImageRow>(SQL.listFirst, [namespace, limit]);
-      return rows.map(fromRow);
+      return { images: rows.map(fromRow), asOf };
+    },
+    async addedSince(namespace, asOf) {
+      const { rows } = await db.query<{ added: boolean }>(SQL.addedSince, [namespace, asOf]);
+      return rows[0]!.added;
     },
     async list(namespace, filter: Filter, signal) {
       const narrowed = prefilter(filter);

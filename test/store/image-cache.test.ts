@@ -93,12 +93,31 @@ for (const backend of backends) {
       for (const filters of [[], ["labels.env==prod"], ["name~=^c", "labels.v==4"], ['name!="a"']]) {
         assert.deepEqual(await view.store.list("whole", parseFilters(filters)), await database.list("whole", parseFilters(filters)), filters.join(" "));
       }
-      // An image added by hand is announced: the namespace is read from the database again.
+      // An image added by hand is not announced, and is listed at once: the namespace is read from the database again.
       await testDb.db.query(
         `INSERT INTO images (namespace, name, name_key, target, created_at, updated_at)
          SELECT namespace, 'e', sha256(convert_to('e', 'UTF8')), target, created_at, updated_at FROM images WHERE namespace = 'whole' AND name = 'a'`,
       );
-      await eventually(async () => ((await view.store.list("whole", parseFilters([]))).length === 6 ? true : undefined), "the new image to be listed");
+      assert.notEqual(view.cache.list("whole"), undefined);
+      assert.deepEqual((await view.store.list("whole", parseFilters([]))).map((i) => i.name), ["a", "b", "c\uFFFD", "c\u{1F600}", "d", "e"]);
+      assert.equal(view.cache.list("whole"), undefined);
+    });
+
+    it("announces changes and removals of images, not additions", async () => {
+      const heard: string[] = [];
+      const unlisten = await testDb.db.listen("image_changes", { notify: (payload) => heard.push(payload), ready() {}, lost() {} });
+      try {
+        const store = sqlImageStore(testDb.db);
+        await store.create("told", imageFields("n", { labels: { v: "1" } }), T0);
+        await store.put("told", imageFields("p", { labels: { v: "1" } }), T0);
+        await store.update("told", imageFields("n", { labels: { v: "2" } }), ["labels"], T0);
+        await store.put("told", imageFields("p", { labels: { v: "2" } }), T0);
+        await store.delete("told", "n");
+        await eventually(() => (heard.length >= 3 ? true : undefined), "three announcements");
+        assert.deepEqual(heard, ["told\nn", "told\np", "told\nn"]);
+      } finally {
+        await unlisten();
+      }
     });
 
     if (backend.kind !== "postgres") return;
@@ -118,6 +137,34 @@ for (const backend of backends) {
         await labelBecomes(view.store, "shared", "s", "2");
         await theirs.delete("shared", "s");
         await labelBecomes(view.store, "shared", "s", null);
+      });
+
+      it("lists another process's additions at once, though they are not announced", async () => {
+        const theirs = sqlImageStore(other);
+        await view.store.create("added", imageFields("a"), T0);
+        await eventually(async () => (await view.store.list("added", parseFilters([])), view.cache.list("added")), "the namespace to be held whole");
+        await theirs.create("added", imageFields("b"), T0);
+        assert.deepEqual((await view.store.list("added", parseFilters([]))).map((i) => i.name), ["a", "b"]);
+      });
+
+      it("lists an image added by a transaction still open when the namespace was read whole", async () => {
+        await view.store.create("racing", imageFields("a"), T0);
+        const writer = new pg.Client({ connectionString: testDb.env.DATABASE_URL });
+        await writer.connect();
+        try {
+          await writer.query("BEGIN");
+          await writer.query(
+            `INSERT INTO images (namespace, name, name_key, target, created_at, updated_at)
+             SELECT namespace, 'late', sha256(convert_to('late', 'UTF8')), target, created_at, updated_at FROM images WHERE namespace = 'racing'`,
+          );
+          // A later transaction ends first: the open one is then among a snapshot's in-progress ones, not past its end.
+          await other.query("SELECT pg_current_xact_id()");
+          await eventually(async () => (await view.store.list("racing", parseFilters([])), view.cache.list("racing")), "the namespace to be held whole");
+          await writer.query("COMMIT");
+        } finally {
+          await writer.end();
+        }
+        assert.deepEqual((await view.store.list("racing", parseFilters([]))).map((i) => i.name), ["a", "late"]);
       });
 
       it("stops answering from memory while its listening connection is lost, and recovers", async () => {

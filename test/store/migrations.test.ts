@@ -11,8 +11,8 @@ describe("migrations", () => {
     it(`bring a new ${backend.kind} database to the newest version, and are idempotent`, async () => {
       const testDb = await backend.open();
       try {
-        assert.equal(await migrate(testDb.db), 3);
-        assert.equal(await migrate(testDb.db), 3);
+        assert.equal(await migrate(testDb.db), 4);
+        assert.equal(await migrate(testDb.db), 4);
         const { rows } = await testDb.db.query<{ collation_name: string }>(
           "SELECT collation_name FROM information_schema.columns WHERE table_name = 'images' AND column_name = 'name'",
         );
@@ -27,7 +27,7 @@ describe("migrations", () => {
     const created = await createPostgresDatabase(postgresUrl!);
     const replicas = [0, 1, 2].map(() => openPostgres({ connectionString: created.url }));
     try {
-      assert.deepEqual(await Promise.all(replicas.map((db) => migrate(db))), [3, 3, 3]);
+      assert.deepEqual(await Promise.all(replicas.map((db) => migrate(db))), [4, 4, 4]);
     } finally {
       await Promise.all(replicas.map((db) => db.close()));
       await created.drop();

@@ -2,12 +2,18 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ImageCache, WARM_INTERVAL_MS } from "../../server/images/cache.js";
 import type { Image } from "../../server/images/image.js";
+import type { NamespaceRead } from "../../server/images/store.js";
 import { imageFields } from "../support/fixtures.js";
 
 const T0 = new Date("2026-01-01T00:00:00.000Z");
 
 function image(name: string, version = "1"): Image {
   return { ...imageFields(name, { labels: { version } }), createdAt: T0, updatedAt: T0 };
+}
+
+/** What a namespace read found: images, as of a snapshot the cache only keeps. */
+function namespaceRead(images: Image[]): NamespaceRead {
+  return { images, asOf: "snapshot" };
 }
 
 /** A read of the database that the test finishes when it chooses. */
@@ -159,9 +165,9 @@ describe("image cache", () => {
   describe("warming a namespace", () => {
     it("keeps the images read, so that Gets of them read nothing", async () => {
       const { cache, read, reads } = liveCache();
-      const all = deferred<Image[]>();
+      const all = deferred<NamespaceRead>();
       cache.warm("ns", () => all.promise);
-      all.resolve([image("a"), image("b")]);
+      all.resolve(namespaceRead([image("a"), image("b")]));
       await all.promise;
       await new Promise((r) => setImmediate(r));
       assert.equal(cache.size, 2);
@@ -172,34 +178,34 @@ describe("image cache", () => {
     it("asks for as many images as the free room could hold, and for none when the cache is full", async () => {
       const { cache, read } = liveCache(120_000);
       let limit = 0;
-      cache.warm("ns", async (l) => ((limit = l), []));
+      cache.warm("ns", async (l) => ((limit = l), namespaceRead([])));
       assert.equal(limit, 100);
 
       const { cache: small } = liveCache(5_200);
       await small.get("ns", "a", read(image("a")));
-      small.warm("ns", async (l) => ((limit = l), []));
+      small.warm("ns", async (l) => ((limit = l), namespaceRead([])));
       assert.equal(limit, 3, "room for about three more");
       await small.get("ns", "b", read(image("b")));
       await small.get("ns", "c", read(image("c")));
       limit = -1;
-      small.warm("other", async (l) => ((limit = l), []));
+      small.warm("other", async (l) => ((limit = l), namespaceRead([])));
       assert.equal(limit, -1, "nothing was read");
     });
 
     it("skips the images changed while it read, and drops everything after lost", async () => {
       const { cache } = liveCache();
-      const all = deferred<Image[]>();
+      const all = deferred<NamespaceRead>();
       cache.warm("ns", () => all.promise);
       cache.invalidate("ns", "a");
-      all.resolve([image("a"), image("b")]);
+      all.resolve(namespaceRead([image("a"), image("b")]));
       await new Promise((r) => setImmediate(r));
       assert.equal(cache.size, 1);
 
-      const again = deferred<Image[]>();
+      const again = deferred<NamespaceRead>();
       cache.warm("other", () => again.promise);
       cache.lost();
       cache.goLive();
-      again.resolve([image("c")]);
+      again.resolve(namespaceRead([image("c")]));
       await new Promise((r) => setImmediate(r));
       assert.equal(cache.size, 0);
     });
@@ -207,7 +213,7 @@ describe("image cache", () => {
     it("reads a namespace at most once per interval, and not while not live", async () => {
       const { cache } = liveCache();
       let warms = 0;
-      const readFirst = async () => (warms++, []);
+      const readFirst = async () => (warms++, namespaceRead([]));
       cache.warm("ns", readFirst, 1_000);
       await new Promise((r) => setImmediate(r));
       cache.warm("ns", readFirst, 1_000 + WARM_INTERVAL_MS - 1);
@@ -221,37 +227,51 @@ describe("image cache", () => {
 
     it("holds a namespace whole when it read all of it, in the order read, until one of its images changes", async () => {
       const { cache } = liveCache();
-      cache.warm("ns", async () => [image("a"), image("b"), image("c")]);
-      cache.warm("other", async () => [image("x")]);
+      cache.warm("ns", async () => namespaceRead([image("a"), image("b"), image("c")]));
+      cache.warm("other", async () => namespaceRead([image("x")]));
       await new Promise((r) => setImmediate(r));
-      assert.deepEqual(cache.list("ns")?.map((i) => i.name), ["a", "b", "c"]);
+      assert.deepEqual(cache.list("ns")?.images.map((i) => i.name), ["a", "b", "c"]);
       cache.invalidate("ns", "new-image");
       assert.equal(cache.list("ns"), undefined);
-      assert.deepEqual(cache.list("other")?.map((i) => i.name), ["x"]);
+      assert.deepEqual(cache.list("other")?.images.map((i) => i.name), ["x"]);
       cache.lost();
       assert.equal(cache.list("other"), undefined);
     });
 
+    it("stops holding a namespace whole when told of additions, unless it was read whole again since", async () => {
+      const { cache } = liveCache();
+      cache.warm("ns", async () => ({ images: [image("a")], asOf: "before" }), 0);
+      await new Promise((r) => setImmediate(r));
+      const before = cache.list("ns")!;
+      assert.equal(before.asOf, "before");
+      cache.warm("ns", async () => ({ images: [image("a"), image("b")], asOf: "after" }), WARM_INTERVAL_MS);
+      await new Promise((r) => setImmediate(r));
+      cache.notWhole("ns", before);
+      assert.equal(cache.list("ns")?.asOf, "after");
+      cache.notWhole("ns", cache.list("ns")!);
+      assert.equal(cache.list("ns"), undefined);
+    });
+
     it("does not hold a namespace whole when the limit cut the read short, or an image changed meanwhile", async () => {
       const { cache } = liveCache(2_400); // room to ask for 2
-      cache.warm("cut", async (limit) => ["a", "b", "c"].slice(0, limit).map((n) => image(n)));
+      cache.warm("cut", async (limit) => namespaceRead(["a", "b", "c"].slice(0, limit).map((n) => image(n))));
       await new Promise((r) => setImmediate(r));
       assert.equal(cache.list("cut"), undefined);
 
       const { cache: other } = liveCache();
-      const all = deferred<Image[]>();
+      const all = deferred<NamespaceRead>();
       other.warm("ns", () => all.promise);
       other.invalidate("ns", "b");
-      all.resolve([image("a"), image("b")]);
+      all.resolve(namespaceRead([image("a"), image("b")]));
       await new Promise((r) => setImmediate(r));
       assert.equal(other.list("ns"), undefined);
     });
 
     it("stops holding a namespace whole when one of its images is dropped for room", async () => {
       const { cache, read } = liveCache(4_500);
-      cache.warm("ns", async () => [image("a"), image("b")]);
+      cache.warm("ns", async () => namespaceRead([image("a"), image("b")]));
       await new Promise((r) => setImmediate(r));
-      assert.equal(cache.list("ns")?.length, 2);
+      assert.equal(cache.list("ns")?.images.length, 2);
       await cache.get("other", "c", read(image("c")));
       await cache.get("other", "d", read(image("d")));
       assert.equal(cache.list("ns"), undefined);
@@ -260,9 +280,9 @@ describe("image cache", () => {
     it("fills only free memory: images already kept stay", async () => {
       const { cache, read, reads } = liveCache(4_500);
       await cache.get("ns", "kept", read(image("kept")));
-      const all = deferred<Image[]>();
+      const all = deferred<NamespaceRead>();
       cache.warm("ns", () => all.promise);
-      all.resolve(["w1", "w2", "w3", "w4"].map((n) => image(n)));
+      all.resolve(namespaceRead(["w1", "w2", "w3", "w4"].map((n) => image(n))));
       await new Promise((r) => setImmediate(r));
       assert.equal(cache.size, 3);
       await cache.get("ns", "kept", read(null));
