@@ -17,12 +17,6 @@ interface Entry {
   bytes: number;
 }
 
-/** Every image of a namespace, in name order, as a read asOf found them. */
-export interface WholeNamespace {
-  images: readonly Image[];
-  asOf: string;
-}
-
 /** By default, a namespace is read whole at most this often (per process). */
 export const WARM_INTERVAL_MS = 30_000;
 /** Below what most images take in memory (see estimatedBytes): how many images to read when warming. */
@@ -70,7 +64,7 @@ export class ImageCache {
    * Namespaces whose every image is kept: from a warm that read them all,
    * until one changes. Additions are not announced: see list().
    */
-  private readonly complete = new Map<string, WholeNamespace>();
+  private readonly complete = new Map<string, NamespaceRead>();
   private bytes = 0;
   private isLive = false;
 
@@ -121,12 +115,12 @@ export class ImageCache {
    * Every image of the namespace in byte-wise name order when all are kept,
    * except those added since it was read (ImageStore.addedSince tells).
    */
-  list(namespace: string): WholeNamespace | undefined {
+  list(namespace: string): NamespaceRead | undefined {
     return this.complete.get(namespace);
   }
 
   /** Images were added since the namespace was read whole: it is no longer. */
-  notWhole(namespace: string, whole: WholeNamespace): void {
+  notWhole(namespace: string, whole: NamespaceRead): void {
     if (this.complete.get(namespace) === whole) this.complete.delete(namespace);
   }
 

@@ -4,9 +4,9 @@ import type { Image } from "./image.js";
 /** What a caller gives when writing an image; timestamps are the store's. */
 export type ImageFields = Pick<Image, "name" | "labels" | "target">;
 
-/** The first images of a namespace, and when they were read (what addedSince compares with). */
+/** Images of a namespace in name order, and when they were read (what addedSince compares with). */
 export interface NamespaceRead {
-  images: Image[];
+  images: readonly Image[];
   /** Opaque: a database snapshot taken before the images were read. */
   asOf: string;
 }
