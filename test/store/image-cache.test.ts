@@ -98,9 +98,13 @@ for (const backend of backends) {
         `INSERT INTO images (namespace, name, name_key, target, created_at, updated_at)
          SELECT namespace, 'e', sha256(convert_to('e', 'UTF8')), target, created_at, updated_at FROM images WHERE namespace = 'whole' AND name = 'a'`,
       );
-      assert.notEqual(view.cache.list("whole"), undefined);
+      const heldBefore = view.cache.list("whole");
+      assert.notEqual(heldBefore, undefined);
       assert.deepEqual((await view.store.list("whole", parseFilters([]))).map((i) => i.name), ["a", "b", "c\uFFFD", "c\u{1F600}", "d", "e"]);
-      assert.equal(view.cache.list("whole"), undefined);
+      // That List dropped the copy and began reading the namespace whole again, which may already be done.
+      const heldAfter = view.cache.list("whole");
+      assert.notEqual(heldAfter, heldBefore);
+      if (heldAfter !== undefined) assert.ok(heldAfter.images.some((image) => image.name === "e"));
     });
 
     it("announces changes and removals of images, not additions", async () => {
