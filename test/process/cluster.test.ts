@@ -23,7 +23,12 @@ async function waitForOutput(service: ServiceProcess, pattern: RegExp, count: nu
 
 describe("WORKERS: several processes on one port and socket", () => {
   it("refuses WORKERS above 1 on the embedded database", async () => {
-    await assert.rejects(startServiceProcess({ WORKERS: "2", DATA_DIR: tempDir("ims-w-").path }), /WORKERS above 1 needs DATABASE_URL/);
+    const dataDir = tempDir("ims-w-");
+    try {
+      await assert.rejects(startServiceProcess({ WORKERS: "2", DATA_DIR: dataDir.path }), /WORKERS above 1 needs DATABASE_URL/);
+    } finally {
+      dataDir.remove();
+    }
   });
 
   it("serves from every worker, replaces one that dies, and drains all on SIGTERM", { skip: !postgresUrl }, async () => {
