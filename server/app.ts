@@ -15,7 +15,7 @@ import fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import { errorMapping } from "./api/error-mapping.js";
 import { routes } from "./api/routes.js";
 import { DEFAULT_IMAGE_CACHE_MB } from "./config.js";
-import type { Database } from "./db/database.js";
+import { READ_ONLY, type Database } from "./db/database.js";
 import { ImageCache } from "./images/cache.js";
 import { cachedImageStore, followImageChanges } from "./images/cached-store.js";
 import { sqlImageStore } from "./images/sql-store.js";
@@ -136,7 +136,7 @@ export async function build(options: AppOptions): Promise<FastifyInstance> {
   app.get("/healthz", async () => ({ status: "ok" }));
   app.get("/readyz", async (_request, reply) => {
     try {
-      await options.database.query("SELECT 1");
+      await options.database.query("SELECT 1", [], READ_ONLY);
       return { status: "ok" };
     } catch {
       return reply.code(503).send({ status: "database unreachable" });

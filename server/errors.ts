@@ -19,3 +19,6 @@ export class FailedPreconditionError extends DomainError {}
 
 /** A size or count limit was exceeded. */
 export class ResourceExhaustedError extends DomainError {}
+
+/** The database cannot be reached, or lost the session mid-call: retrying later may succeed. */
+export class UnavailableError extends DomainError {}

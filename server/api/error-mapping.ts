@@ -6,6 +6,7 @@ import {
   InvalidArgumentError,
   NotFoundError,
   ResourceExhaustedError,
+  UnavailableError,
 } from "../errors.js";
 
 export interface ErrorLogger {
@@ -20,6 +21,7 @@ const WIRE: ReadonlyArray<[new (...args: never[]) => DomainError, Code, string]>
   [AlreadyExistsError, Code.AlreadyExists, "already exists"],
   [FailedPreconditionError, Code.FailedPrecondition, "failed precondition"],
   [ResourceExhaustedError, Code.ResourceExhausted, "resource exhausted"],
+  [UnavailableError, Code.Unavailable, "unavailable"],
 ];
 
 // Messages quote what the client sent (a name, a namespace, a filter), which
@@ -51,6 +53,8 @@ export function toConnectError(error: unknown, logger: ErrorLogger, procedure: s
     shortened.details.push(...error.details);
     return shortened;
   }
+  // Not the caller's doing, and not a bug: the operator needs to know.
+  if (error instanceof UnavailableError) logger.error({ err: error, procedure }, "database unavailable");
   for (const [errorClass, code, suffix] of WIRE) {
     if (error instanceof errorClass) {
       const message = error.message.endsWith(`: ${suffix}`) ? error.message : `${error.message}: ${suffix}`;

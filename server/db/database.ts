@@ -15,6 +15,12 @@ export interface QueryOptions {
    * that includes one still waiting for a pooled connection.
    */
   signal?: AbortSignal;
+  /**
+   * The statement changes nothing, so running it twice is harmless: on
+   * Postgres, one whose session is lost before it answers runs again on
+   * another. (A write is never run again: it may have committed.)
+   */
+  readOnly?: boolean;
 }
 
 export interface Queryable {
@@ -52,3 +58,6 @@ export interface Database extends Queryable {
   listen(channel: string, handlers: NotificationHandlers): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
+
+/** Options for a query that only reads. */
+export const READ_ONLY: Readonly<QueryOptions> = { readOnly: true };

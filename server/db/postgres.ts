@@ -1,5 +1,7 @@
 import pg from "pg";
 import type { Database, Queryable, QueryOptions, QueryResult } from "./database.js";
+import { UnavailableError } from "../errors.js";
+import { connectionFailure } from "./connection-failure.js";
 import { listenOnPostgres } from "./postgres-listener.js";
 
 export interface PostgresOptions {
@@ -20,52 +22,110 @@ function statementName(sql: string): string {
 }
 
 /**
- * A query that had to wait for a pooled connection (where a busy worker's
- * queries queue up) runs only if its caller is still there.
+ * Lends a pooled session to `use`. A session that ends while lent also
+ * reports it as an 'error' event, which unheard would end the process; one
+ * that failed goes back to the pool only to be closed.
  */
-async function queryWhenConnected(pool: pg.Pool, query: pg.QueryConfig, signal: AbortSignal): Promise<pg.QueryResult> {
-  const connection = await pool.connect();
+async function withSession<T>(pool: pg.Pool, use: (session: pg.PoolClient) => Promise<T>): Promise<T> {
+  const session = await pool.connect();
+  const heard = () => {};
+  session.on("error", heard);
+  let failure: Error | undefined;
   try {
-    signal.throwIfAborted();
-    return await connection.query(query);
+    return await use(session);
+  } catch (error) {
+    if (connectionFailure(error) !== undefined) failure = error as Error;
+    throw error;
   } finally {
-    connection.release();
+    session.off("error", heard);
+    session.release(failure);
   }
 }
 
-function runOn(client: pg.Pool | pg.PoolClient): Queryable["query"] {
+/**
+ * A query that had to wait for a pooled connection (where a busy worker's
+ * queries queue up) runs only if its caller is still there.
+ */
+function queryWhenConnected(pool: pg.Pool, query: pg.QueryConfig, signal: AbortSignal): Promise<pg.QueryResult> {
+  return withSession(pool, async (session) => {
+    signal.throwIfAborted();
+    return await session.query(query);
+  });
+}
+
+/** The domain's view of a session that failed; other errors pass unchanged. */
+function asUnavailable(error: unknown): unknown {
+  switch (connectionFailure(error)) {
+    case "lost":
+      return new UnavailableError("database connection lost", { cause: error });
+    case "unreachable":
+      return new UnavailableError("cannot connect to the database", { cause: error });
+    default:
+      return error;
+  }
+}
+
+function queryConfig(sql: string, params: readonly unknown[], options: QueryOptions): pg.QueryConfig {
+  return { name: options.prepare === false ? undefined : statementName(sql), text: sql, values: [...params] };
+}
+
+function answer<Row>(result: pg.QueryResult): QueryResult<Row> {
+  return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
+}
+
+function runOnPool(pool: pg.Pool, poolSize: number): Queryable["query"] {
   return async <Row>(sql: string, params: readonly unknown[] = [], options: QueryOptions = {}): Promise<QueryResult<Row>> => {
-    const query = { name: options.prepare === false ? undefined : statementName(sql), text: sql, values: [...params] };
+    const query = queryConfig(sql, params, options);
     const { signal } = options;
-    signal?.throwIfAborted();
-    const result =
-      signal !== undefined && client instanceof pg.Pool ? await queryWhenConnected(client, query, signal) : await client.query(query);
-    return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
+    // A restart of Postgres ends every pooled session at once, and the pool
+    // finds out one by one: a read may meet each of them before a new one.
+    const attempts = options.readOnly ? poolSize + 1 : 1;
+    for (let attempt = 1; ; attempt++) {
+      signal?.throwIfAborted();
+      try {
+        return answer(signal === undefined ? await pool.query(query) : await queryWhenConnected(pool, query, signal));
+      } catch (error) {
+        if (attempt < attempts && connectionFailure(error) === "lost") continue;
+        throw asUnavailable(error);
+      }
+    }
+  };
+}
+
+function runOnSession(session: pg.PoolClient): Queryable["query"] {
+  return async <Row>(sql: string, params: readonly unknown[] = [], options: QueryOptions = {}): Promise<QueryResult<Row>> => {
+    options.signal?.throwIfAborted();
+    return answer(await session.query(queryConfig(sql, params, options)));
   };
 }
 
 export function openPostgres(options: PostgresOptions): Database {
-  const pool = new pg.Pool({ connectionString: options.connectionString, max: options.poolSize ?? 10 });
+  const poolSize = options.poolSize ?? 10;
+  const pool = new pg.Pool({ connectionString: options.connectionString, max: poolSize });
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on("error", () => {});
   return {
     kind: "postgres",
-    query: runOn(pool),
+    query: runOnPool(pool, poolSize),
     async transaction(fn) {
-      const client = await pool.connect();
+      // Never run again: a session lost at COMMIT may have committed.
       try {
-        await client.query("BEGIN");
-        const result = await fn({
-          query: runOn(client),
-          execScript: async (sql) => void (await client.query(sql)),
+        return await withSession(pool, async (session) => {
+          await session.query("BEGIN");
+          try {
+            const result = await fn({
+              query: runOnSession(session),
+              execScript: async (sql) => void (await session.query(sql)),
+            });
+            await session.query("COMMIT");
+            return result;
+          } catch (error) {
+            await session.query("ROLLBACK").catch(() => {});
+            throw error;
+          }
         });
-        await client.query("COMMIT");
-        return result;
       } catch (error) {
-        await client.query("ROLLBACK").catch(() => {});
-        throw error;
-      } finally {
-        client.release();
+        throw asUnavailable(error);
       }
     },
     listen: (channel, handlers) => listenOnPostgres(options.connectionString, channel, handlers),

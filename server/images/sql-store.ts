@@ -1,5 +1,5 @@
 import { batched } from "../db/batched.js";
-import type { Database, Queryable } from "../db/database.js";
+import { READ_ONLY, type Database, type Queryable } from "../db/database.js";
 import { InvalidArgumentError } from "../errors.js";
 import { isStorableText } from "../db/storable-text.js";
 import type { Filter } from "../filters/parse.js";
@@ -204,27 +204,27 @@ export function sqlImageStore(db: Database): ImageStore {
   });
   async function get(namespace: string, name: string): Promise<Image | null> {
     if (!isStorableText(name)) return null;
-    const { rows } = await db.query<ImageRow>(SQL.get, [namespace, name]);
+    const { rows } = await db.query<ImageRow>(SQL.get, [namespace, name], READ_ONLY);
     return rows[0] === undefined ? null : fromRow(rows[0]);
   }
   return {
     get,
     async first(namespace, limit) {
       // Taken before the read, so whatever the read could not see counts as added (see migrations/0004).
-      const asOf = (await db.query<{ snapshot: string }>(SQL.snapshot)).rows[0]!.snapshot;
-      const { rows } = await db.query<ImageRow>(SQL.listFirst, [namespace, limit]);
+      const asOf = (await db.query<{ snapshot: string }>(SQL.snapshot, [], READ_ONLY)).rows[0]!.snapshot;
+      const { rows } = await db.query<ImageRow>(SQL.listFirst, [namespace, limit], READ_ONLY);
       return { images: rows.map(fromRow), asOf };
     },
     async addedSince(namespace, asOf) {
-      const { rows } = await db.query<{ added: boolean }>(SQL.addedSince, [namespace, asOf]);
+      const { rows } = await db.query<{ added: boolean }>(SQL.addedSince, [namespace, asOf], READ_ONLY);
       return rows[0]!.added;
     },
     async list(namespace, filter: Filter, signal) {
       const narrowed = prefilter(filter);
       // A narrowed query's text depends on the filter: not worth preparing.
       const { rows } = narrowed
-        ? await db.query<ImageRow>(SQL.list(narrowed.where), [namespace, ...narrowed.params], { prepare: false, signal })
-        : await db.query<ImageRow>(SQL.list("true"), [namespace], { signal });
+        ? await db.query<ImageRow>(SQL.list(narrowed.where), [namespace, ...narrowed.params], { ...READ_ONLY, prepare: false, signal })
+        : await db.query<ImageRow>(SQL.list("true"), [namespace], { ...READ_ONLY, signal });
       return rows.map(fromRow).filter((image) => matches(filter, imageFields(image)));
     },
     async create(namespace, image, now) {

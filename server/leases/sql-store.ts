@@ -1,4 +1,4 @@
-import type { Database } from "../db/database.js";
+import { READ_ONLY, type Database } from "../db/database.js";
 import type { Filter } from "../filters/parse.js";
 import { leaseFields } from "../filters/lease-fields.js";
 import { matches } from "../filters/match.js";
@@ -46,6 +46,7 @@ export function sqlLeaseStore(db: Database): LeaseStore {
       const { rows } = await db.query<LeaseRow>(
         "SELECT id, labels, created_at FROM leases WHERE namespace = $1 ORDER BY id",
         [namespace],
+        READ_ONLY,
       );
       return rows.map(fromRow).filter((lease) => matches(filter, leaseFields(lease)));
     },

@@ -1,4 +1,4 @@
-import type { Database } from "../db/database.js";
+import { READ_ONLY, type Database } from "../db/database.js";
 import { isStorableText } from "../db/storable-text.js";
 
 export interface Namespace {
@@ -22,11 +22,11 @@ export function sqlNamespaceStore(db: Database): NamespaceStore {
   return {
     async get(name) {
       if (!isStorableText(name)) return null;
-      const { rows } = await db.query<Namespace>("SELECT name, labels FROM namespaces WHERE name = $1", [name]);
+      const { rows } = await db.query<Namespace>("SELECT name, labels FROM namespaces WHERE name = $1", [name], READ_ONLY);
       return rows[0] ?? null;
     },
     async list() {
-      return (await db.query<Namespace>("SELECT name, labels FROM namespaces ORDER BY name")).rows;
+      return (await db.query<Namespace>("SELECT name, labels FROM namespaces ORDER BY name", [], READ_ONLY)).rows;
     },
   };
 }

@@ -4,15 +4,22 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { MAX_MESSAGE_LENGTH, toConnectError } from "../../server/api/error-mapping.js";
 import { Images } from "../../gen/containerd/v1/images_pb.js";
+import { Images as ContainerdImages } from "../../gen/containerd/services/images/v1/images_pb.js";
+import { openDatabase } from "../../server/db/open.js";
 import {
   AlreadyExistsError,
   FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
   ResourceExhaustedError,
+  UnavailableError,
 } from "../../server/errors.js";
-import { serverBackend } from "../support/database.js";
+import { createPostgresDatabase, serverBackend } from "../support/database.js";
+import { digestOf, eventually, INDEX_MEDIA_TYPE } from "../support/fixtures.js";
 import { startServer } from "../support/server.js";
+import { startTcpProxy } from "../support/tcp-proxy.js";
+
+const postgresUrl = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL;
 
 function recordingLogger() {
   const logged: object[] = [];
@@ -20,7 +27,7 @@ function recordingLogger() {
 }
 
 describe("error mapping", () => {
-  it("maps each domain error class to its code, with containerd's suffix once", () => {
+  it("maps each domain error class to its code, with containerd's suffix once, logging only Unavailable", () => {
     const logger = recordingLogger();
     const cases: Array<[Error, Code, string]> = [
       [new InvalidArgumentError("bad"), Code.InvalidArgument, "bad: invalid argument"],
@@ -28,13 +35,15 @@ describe("error mapping", () => {
       [new AlreadyExistsError("dup"), Code.AlreadyExists, "dup: already exists"],
       [new FailedPreconditionError("namespace is required"), Code.FailedPrecondition, "namespace is required: failed precondition"],
       [new ResourceExhaustedError("too many"), Code.ResourceExhausted, "too many: resource exhausted"],
+      [new UnavailableError("database connection lost"), Code.Unavailable, "database connection lost: unavailable"],
     ];
     for (const [error, code, message] of cases) {
       const mapped = toConnectError(error, logger, "/x");
       assert.equal(mapped.code, code);
       assert.equal(mapped.rawMessage, message);
     }
-    assert.equal(logger.logged.length, 0);
+    // Only the database being away concerns the operator.
+    assert.equal(logger.logged.length, 1);
   });
 
   it("shortens a long message in the middle, keeping what failed and why", () => {
@@ -77,6 +86,54 @@ describe("error mapping", () => {
     } finally {
       await server.close();
       await testDb.dispose();
+    }
+  });
+
+  it("answers Unavailable while its database is away, and serves again once it is back", { skip: !postgresUrl }, async () => {
+    const created = await createPostgresDatabase(postgresUrl!);
+    const direct = new URL(created.url);
+    const proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) });
+    const viaProxy = new URL(created.url);
+    viaProxy.hostname = "127.0.0.1";
+    viaProxy.port = String(proxy.port);
+    const db = await openDatabase({ databaseUrl: viaProxy.toString(), dataDir: "" });
+    const server = await startServer(db);
+    const images = createClient(ContainerdImages, createGrpcTransport({ baseUrl: server.baseUrl }));
+    const options = { headers: { "containerd-namespace": "outage" } };
+    const image = (name: string) => ({ image: { name, target: { mediaType: INDEX_MEDIA_TYPE, digest: digestOf(1), size: 10n } } });
+    const failure = (call: Promise<unknown>) =>
+      call.then(
+        () => undefined,
+        (e: unknown) => ConnectError.from(e),
+      );
+    try {
+      await images.create(image("kept"), options);
+      await proxy.cut();
+
+      // Gets are answered from memory only while changes are heard.
+      const get = await eventually(() => failure(images.get({ name: "kept" }, options)), "a Get to fail");
+      const create = await failure(images.create(image("new"), options));
+      for (const error of [get, create]) {
+        assert.equal(error?.code, Code.Unavailable);
+        assert.match(error.rawMessage, /^(database connection lost|cannot connect to the database): unavailable$/);
+      }
+      assert.equal((await fetch(`${server.baseUrl}/readyz`)).status, 503);
+
+      await proxy.restore();
+      await eventually(() => images.get({ name: "kept" }, options).catch(() => undefined), "Gets to be answered again", 15_000);
+      await images.create(image("new"), options);
+      const { images: listed } = await images.list({}, options);
+      assert.deepEqual(
+        listed.map((i) => i.name),
+        ["kept", "new"],
+        "nothing lost, nothing half-written",
+      );
+      assert.equal((await fetch(`${server.baseUrl}/readyz`)).status, 200);
+    } finally {
+      await server.close();
+      await db.close();
+      await proxy.close();
+      await created.drop();
     }
   });
 });
