@@ -44,7 +44,13 @@ async function main(): Promise<void> {
   return serve(config);
 }
 
+/** An error's message, then its causes' (what could not be done, then why). */
+function explain(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  return error.cause === undefined ? error.message : `${error.message}: ${explain(error.cause)}`;
+}
+
 main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
+  console.error(explain(error));
   process.exit(1);
 });

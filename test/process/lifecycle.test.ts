@@ -6,6 +6,7 @@ import { Images } from "../../gen/containerd/v1/images_pb.js";
 import { tempDir } from "../support/database.js";
 import { digestOf, INDEX_MEDIA_TYPE } from "../support/fixtures.js";
 import { startServiceProcess } from "../support/process.js";
+import { closedPort } from "../support/tcp-proxy.js";
 
 const image = { name: "kept", target: { mediaType: INDEX_MEDIA_TYPE, digest: digestOf("kept"), size: 5n } };
 
@@ -46,5 +47,14 @@ describe("the service process on the embedded database", () => {
   it("refuses a bad PORT with a message naming the variable", async () => {
     await assert.rejects(startServiceProcess({ PORT: "eighty" }), /PORT must be an integer/);
   });
+});
 
+describe("the service process on Postgres", () => {
+  it("refuses to start while Postgres cannot be reached, saying why", async () => {
+    const databaseUrl = `postgres://root@127.0.0.1:${await closedPort()}/test`;
+    await assert.rejects(
+      startServiceProcess({ DATABASE_URL: databaseUrl }),
+      /exited with 1 before listening:\ncannot connect to the database: connect ECONNREFUSED 127\.0\.0\.1:\d+\n$/,
+    );
+  });
 });
