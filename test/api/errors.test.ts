@@ -14,12 +14,10 @@ import {
   ResourceExhaustedError,
   UnavailableError,
 } from "../../server/errors.js";
-import { createPostgresDatabase, serverBackend } from "../support/database.js";
+import { createPostgresDatabase, postgresUrl, serverBackend } from "../support/database.js";
 import { digestOf, eventually, INDEX_MEDIA_TYPE } from "../support/fixtures.js";
 import { startServer } from "../support/server.js";
 import { startTcpProxy } from "../support/tcp-proxy.js";
-
-const postgresUrl = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL;
 
 function recordingLogger() {
   const logged: object[] = [];

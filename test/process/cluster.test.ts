@@ -4,12 +4,11 @@ import { describe, it } from "node:test";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Images } from "../../gen/containerd/services/images/v1/images_pb.js";
-import { createPostgresDatabase, tempDir } from "../support/database.js";
+import { createPostgresDatabase, postgresUrl, tempDir } from "../support/database.js";
 import { digestOf, INDEX_MEDIA_TYPE } from "../support/fixtures.js";
 import { grpcUnixTransport } from "../support/grpc-unix.js";
 import { startServiceProcess, type ServiceProcess } from "../support/process.js";
 
-const postgresUrl = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL;
 const ns = { headers: { "containerd-namespace": "cluster" } };
 
 async function waitForOutput(service: ServiceProcess, pattern: RegExp, count: number): Promise<string[]> {

@@ -4,9 +4,8 @@ import { migrate } from "../../server/db/migrate.js";
 import { openPostgres } from "../../server/db/postgres.js";
 import { parseFilters } from "../../server/filters/parse.js";
 import { sqlImageStore } from "../../server/images/sql-store.js";
-import { backends, createPostgresDatabase } from "../support/database.js";
+import { backends, createPostgresDatabase, postgresUrl } from "../support/database.js";
 
-const postgresUrl = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL;
 const everything = parseFilters([]);
 const gone = new Error("the client left");
 

@@ -4,9 +4,7 @@ import { migrate } from "../../server/db/migrate.js";
 import { openPostgres } from "../../server/db/postgres.js";
 import { sqlImageStore } from "../../server/images/sql-store.js";
 import { imageFields } from "../support/fixtures.js";
-import { backends, createPostgresDatabase } from "../support/database.js";
-
-const postgresUrl = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL;
+import { backends, createPostgresDatabase, postgresUrl } from "../support/database.js";
 
 describe("migrations", () => {
   for (const backend of backends) {

@@ -3,10 +3,8 @@ import { after, before, describe, it } from "node:test";
 import { READ_ONLY, type Database } from "../../server/db/database.js";
 import { openPostgres } from "../../server/db/postgres.js";
 import { UnavailableError } from "../../server/errors.js";
-import { createPostgresDatabase } from "../support/database.js";
+import { createPostgresDatabase, postgresUrl } from "../support/database.js";
 import { closedPort } from "../support/tcp-proxy.js";
-
-const postgresUrl = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL;
 
 /**
  * A statement whose session ends itself on each of its first `$1` runs:

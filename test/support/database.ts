@@ -17,7 +17,8 @@ export interface Backend {
   open(): Promise<TestDatabase>;
 }
 
-const postgresUrl = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL;
+/** The real Postgres this run tests against, if any. */
+export const postgresUrl = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL;
 
 function withDatabaseName(url: string, name: string): string {
   const parsed = new URL(url);
