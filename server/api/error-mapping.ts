@@ -8,10 +8,7 @@ import {
   ResourceExhaustedError,
   UnavailableError,
 } from "../errors.js";
-
-export interface ErrorLogger {
-  error(details: object, message: string): void;
-}
+import { OutageLog, type ErrorLogger } from "./outage-log.js";
 
 // containerd's wire messages end with the class (errdefs wrapping), which is
 // how `ctr` prints them: `image "x": not found`.
@@ -45,7 +42,7 @@ function bounded(message: string): string {
 }
 
 /** The one translation from domain errors to Connect codes. */
-export function toConnectError(error: unknown, logger: ErrorLogger, procedure: string): ConnectError {
+export function toConnectError(error: unknown, logger: ErrorLogger, outages: OutageLog, procedure: string): ConnectError {
   if (error instanceof ConnectError) {
     const message = bounded(error.rawMessage);
     if (message === error.rawMessage) return error;
@@ -54,7 +51,7 @@ export function toConnectError(error: unknown, logger: ErrorLogger, procedure: s
     return shortened;
   }
   // Not the caller's doing, and not a bug: the operator needs to know.
-  if (error instanceof UnavailableError) logger.error({ err: error, procedure }, "database unavailable");
+  if (error instanceof UnavailableError) outages.failed(error, procedure);
   for (const [errorClass, code, suffix] of WIRE) {
     if (error instanceof errorClass) {
       const message = error.message.endsWith(`: ${suffix}`) ? error.message : `${error.message}: ${suffix}`;
@@ -67,11 +64,12 @@ export function toConnectError(error: unknown, logger: ErrorLogger, procedure: s
 
 /** RPC errors bypass Fastify's error handler, so they are mapped and logged here. */
 export function errorMapping(logger: ErrorLogger): Interceptor {
+  const outages = new OutageLog(logger);
   return (next) => async (request) => {
     try {
       return await next(request);
     } catch (error) {
-      throw toConnectError(error, logger, `${request.service.typeName}/${request.method.name}`);
+      throw toConnectError(error, logger, outages, `${request.service.typeName}/${request.method.name}`);
     }
   };
 }
