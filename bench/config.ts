@@ -70,7 +70,7 @@ export function loadBenchConfig(): BenchConfig {
     seconds,
     warmupSeconds: num("BENCH_WARMUP", quick ? 0.3 : 1),
     runs: Math.round(num("BENCH_RUNS", 1)),
-    createPool: Math.round(num("BENCH_CREATE_POOL", Math.max(2_000, seconds * 4_000))),
+    createPool: Math.round(num("BENCH_CREATE_POOL", Math.max(2_000, seconds * 10_000))),
     httpConnections: Math.round(num("BENCH_HTTP_CONNECTIONS", 16)),
     httpStreams: Math.round(num("BENCH_HTTP_STREAMS", 10)),
     python,
