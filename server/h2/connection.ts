@@ -16,7 +16,7 @@ import {
   settingsFrame,
   uint32Frame,
 } from "./frames.js";
-import { CompressionError, encodeHeaderBlock, HeaderListTooLarge, HpackDecoder, type HeaderField } from "./hpack.js";
+import { CompressionError, encodeHeaderBlock, HeaderListTooLarge, HpackDecoder, type HeaderField, type HpackDecoderSnapshot } from "./hpack.js";
 import { requestHeaders } from "./request-headers.js";
 import { H2Stream, type StreamOwner } from "./stream.js";
 
@@ -25,6 +25,22 @@ export interface H2ConnectionOptions {
   onStream(stream: H2Stream, headers: http2.IncomingHttpHeaders): void;
   /** New streams are refused while more than this waits to be written to the socket. */
   maxSessionMemoryBytes: number;
+}
+
+/**
+ * What the next frame from the client may depend on, taken from a quiet
+ * connection (no stream open, nothing left to write) so that another
+ * process can go on serving the same socket. JSON, for cluster messages.
+ */
+export interface H2ConnectionState {
+  maxFrameSize: number;
+  peerInitialWindow: number;
+  sendWindow: number;
+  lastStreamId: number;
+  receivedUnacked: number;
+  /** The start of a frame already read from the socket, base64. */
+  pending: string;
+  decoder: HpackDecoderSnapshot;
 }
 
 const MAX_CONCURRENT_STREAMS = 100;
@@ -60,7 +76,7 @@ export class H2Connection implements StreamOwner {
   private sendWindow = DEFAULT_WINDOW;
   private readonly waitingForWindow = new Set<H2Stream>();
   private readonly streams = new Map<number, H2Stream>();
-  private readonly decoder = new HpackDecoder();
+  private readonly decoder: HpackDecoder;
   private lastStreamId = 0;
   private receivedUnacked = 0;
   private pending: Buffer | null = null;
@@ -73,22 +89,81 @@ export class H2Connection implements StreamOwner {
   private flushScheduled = false;
   private cheapFrames = 0;
   private cheapWindowStart = Date.now();
+  private onQuiet: ((state: H2ConnectionState) => void) | null = null;
+  private readonly onData = (chunk: Buffer) => this.read(chunk);
+  private readonly onEnd = () => this.destroy();
 
+  /** resumed: the state of a connection handed over by another process, whose settings were already sent. */
   constructor(
-    private readonly socket: net.Socket,
+    readonly socket: net.Socket,
     private readonly options: H2ConnectionOptions,
+    resumed?: H2ConnectionState,
   ) {
-    this.send(
-      settingsFrame([
-        [Setting.MaxConcurrentStreams, MAX_CONCURRENT_STREAMS],
-        [Setting.InitialWindowSize, STREAM_WINDOW],
-        [Setting.MaxHeaderListSize, MAX_HEADER_LIST_BYTES],
-      ]),
-    );
-    this.send(uint32Frame(FrameType.WindowUpdate, 0, CONNECTION_WINDOW - DEFAULT_WINDOW));
-    socket.on("data", (chunk: Buffer) => this.read(chunk));
-    socket.on("error", () => this.destroy());
-    socket.on("close", () => this.destroy());
+    if (resumed === undefined) {
+      this.decoder = new HpackDecoder();
+      this.send(
+        settingsFrame([
+          [Setting.MaxConcurrentStreams, MAX_CONCURRENT_STREAMS],
+          [Setting.InitialWindowSize, STREAM_WINDOW],
+          [Setting.MaxHeaderListSize, MAX_HEADER_LIST_BYTES],
+        ]),
+      );
+      this.send(uint32Frame(FrameType.WindowUpdate, 0, CONNECTION_WINDOW - DEFAULT_WINDOW));
+    } else {
+      this.decoder = HpackDecoder.restore(resumed.decoder);
+      this.maxFrameSize = resumed.maxFrameSize;
+      this.peerInitialWindow = resumed.peerInitialWindow;
+      this.sendWindow = resumed.sendWindow;
+      this.lastStreamId = resumed.lastStreamId;
+      this.receivedUnacked = resumed.receivedUnacked;
+      this.pending = resumed.pending === "" ? null : Buffer.from(resumed.pending, "base64");
+      this.prefaceRead = this.settingsRead = true;
+    }
+    socket.on("data", this.onData);
+    socket.on("error", this.onEnd);
+    socket.on("close", this.onEnd);
+  }
+
+  /**
+   * Gives the connection up at its next quiet moment: no stream open, no
+   * header block half read, nothing left to write. The socket is then
+   * paused with none of its listeners left, and onQuiet has the state that
+   * lets another H2Connection go on serving it.
+   */
+  handOverWhenQuiet(onQuiet: (state: H2ConnectionState) => void): void {
+    this.onQuiet = onQuiet;
+    this.handOverIfQuiet();
+  }
+
+  /** Still served here: not ended, and not handed over. */
+  get open(): boolean {
+    return !this.destroyed;
+  }
+
+  cancelHandover(): void {
+    this.onQuiet = null;
+  }
+
+  private handOverIfQuiet(): void {
+    const onQuiet = this.onQuiet;
+    if (onQuiet === null || this.destroyed || this.goingAway || !this.settingsRead) return;
+    if (this.streams.size > 0 || this.headerBlock !== null || this.output.length > 0) return;
+    if (this.socket.writableLength > 0 || this.socket.readableLength > 0) return;
+    this.onQuiet = null;
+    this.destroyed = true;
+    this.socket.pause();
+    this.socket.off("data", this.onData);
+    this.socket.off("error", this.onEnd);
+    this.socket.off("close", this.onEnd);
+    onQuiet({
+      maxFrameSize: this.maxFrameSize,
+      peerInitialWindow: this.peerInitialWindow,
+      sendWindow: this.sendWindow,
+      lastStreamId: this.lastStreamId,
+      receivedUnacked: this.receivedUnacked,
+      pending: this.pending === null ? "" : this.pending.toString("base64"),
+      decoder: this.decoder.snapshot(),
+    });
   }
 
   /** Graceful close: no new streams; the socket ends when the open ones are done. */
@@ -384,8 +459,10 @@ export class H2Connection implements StreamOwner {
     if (this.destroyed || this.output.length === 0) return;
     const output = this.output.length === 1 ? this.output[0]! : Buffer.concat(this.output);
     this.output = [];
-    this.socket.write(output);
+    if (this.onQuiet === null) this.socket.write(output);
+    else this.socket.write(output, () => this.handOverIfQuiet());
     if (this.socket.writableLength > this.options.maxSessionMemoryBytes * 2) this.fail(ErrorCode.EnhanceYourCalm, "client does not read");
+    this.handOverIfQuiet();
   }
 
   private endIfIdle(): void {

@@ -28,6 +28,12 @@ export class HeaderListTooLarge extends Error {}
 
 export type HeaderField = [name: string, value: string];
 
+/** A decoder's dynamic table, newest entry first, and its size limit. */
+export interface HpackDecoderSnapshot {
+  entries: HeaderField[];
+  maxSize: number;
+}
+
 /**
  * Decodes header blocks (RFC 7541) for one connection, keeping its dynamic
  * table. Names and values are taken as Latin-1, as Node's HTTP/2 does.
@@ -41,6 +47,18 @@ export class HpackDecoder {
   /** tableSize: the SETTINGS_HEADER_TABLE_SIZE we announce (4,096 unless set). */
   constructor(private readonly tableSize = 4096) {
     this.maxSize = tableSize;
+  }
+
+  /** The dynamic table, for the same connection served on in another process. */
+  snapshot(): HpackDecoderSnapshot {
+    return { entries: this.dynamic.map(([name, value]) => [name, value]), maxSize: this.maxSize };
+  }
+
+  static restore(snapshot: HpackDecoderSnapshot, tableSize = 4096): HpackDecoder {
+    const decoder = new HpackDecoder(tableSize);
+    decoder.maxSize = Math.min(snapshot.maxSize, tableSize);
+    for (const [name, value] of [...snapshot.entries].reverse()) decoder.insert([name, value]);
+    return decoder;
   }
 
   /** The fields of one complete header block; maxListBytes as SETTINGS_MAX_HEADER_LIST_SIZE counts them. */

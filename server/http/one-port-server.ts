@@ -1,6 +1,7 @@
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
+import type { H2Connection, H2ConnectionState } from "../h2/connection.js";
 import type { CallStream } from "./call-stream.js";
 
 /**
@@ -28,6 +29,12 @@ export interface OnePortServer extends net.Server {
   closeIdleConnections(): void;
   /** Sends GOAWAY to every HTTP/2 session; streams in flight still finish. */
   closeHttp2Sessions(): void;
+  /** The connections served by ownHttp2, whether accepted here or adopted. */
+  ownHttp2Connections: ReadonlySet<H2Connection>;
+  /** Goes on serving a connection another process handed over, from its state. */
+  adoptHttp2(socket: net.Socket, state: H2ConnectionState): void;
+  /** Stops listening; resolves once every connection, adopted ones too, has closed. */
+  drain(): Promise<void>;
 }
 
 /** Serves an HTTP/2 stream itself (true), or leaves it to the RequestHandler (false). */
@@ -48,7 +55,7 @@ function askFirst(h2: http2.Http2Server, streamHandler: StreamHandler): void {
 
 /** An HTTP/2 connection served by the project's own HTTP/2 (server/h2) instead of Node's. */
 export interface OwnHttp2 {
-  serve(socket: net.Socket): { close(): void };
+  serve(socket: net.Socket, resumed?: H2ConnectionState): H2Connection;
 }
 
 /**
@@ -67,6 +74,20 @@ export function createOnePortServer(handler: RequestHandler, streamHandler?: Str
     session.once("close", () => sessions.delete(session));
   });
 
+  const ownConnections = new Set<H2Connection>();
+  const adopted = new Set<net.Socket>();
+  const serveOwn = (socket: net.Socket, resumed?: H2ConnectionState) => {
+    const connection = ownHttp2!.serve(socket, resumed);
+    sessions.add(connection);
+    ownConnections.add(connection);
+    socket.once("close", () => {
+      sessions.delete(connection);
+      ownConnections.delete(connection);
+    });
+    server.emit("ownHttp2Connection", connection);
+    return connection;
+  };
+
   const server = net.createServer((socket) => {
     socket.setTimeout(FIRST_BYTE_TIMEOUT_MS, () => socket.destroy());
     let received = Buffer.alloc(0);
@@ -80,9 +101,7 @@ export function createOnePortServer(handler: RequestHandler, streamHandler?: Str
       socket.setTimeout(0);
       socket.unshift(received);
       if (isHttp2 && ownHttp2 !== undefined) {
-        const connection = ownHttp2.serve(socket);
-        sessions.add(connection);
-        socket.once("close", () => sessions.delete(connection));
+        serveOwn(socket);
         socket.resume();
       } else if (isHttp2) {
         h2.emit("connection", socket);
@@ -97,6 +116,21 @@ export function createOnePortServer(handler: RequestHandler, streamHandler?: Str
   server.closeIdleConnections = () => h1.closeIdleConnections();
   server.closeHttp2Sessions = () => {
     for (const session of sessions) session.close();
+  };
+  server.ownHttp2Connections = ownConnections;
+  server.adoptHttp2 = (socket, state) => {
+    if (ownHttp2 === undefined) throw new Error("no HTTP/2 of our own to adopt a connection with");
+    adopted.add(socket);
+    socket.once("close", () => {
+      adopted.delete(socket);
+      if (adopted.size === 0) server.emit("adoptedDrained");
+    });
+    const connection = serveOwn(socket, state);
+    if (!server.listening) connection.close();
+  };
+  server.drain = async () => {
+    if (server.listening) await new Promise((resolve) => server.close(resolve));
+    if (adopted.size > 0) await new Promise((resolve) => server.once("adoptedDrained", resolve));
   };
   return server;
 }

@@ -71,6 +71,6 @@ export function ownHttp2(routes: OwnHttp2Routes): OwnHttp2 {
     serveThroughFastify(routes, stream, headers).catch(() => stream.close(ErrorCode.InternalError));
   };
   return {
-    serve: (socket) => new H2Connection(socket, { onStream, maxSessionMemoryBytes: MAX_SESSION_MEMORY_MB * 1024 * 1024 }),
+    serve: (socket, resumed) => new H2Connection(socket, { onStream, maxSessionMemoryBytes: MAX_SESSION_MEMORY_MB * 1024 * 1024 }, resumed),
   };
 }

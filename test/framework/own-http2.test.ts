@@ -3,11 +3,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import http2 from "node:http2";
 import net from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { H2Connection } from "../../server/h2/connection.js";
-import { ErrorCode, Flag, FrameType } from "../../server/h2/frames.js";
+import { H2Connection, type H2ConnectionOptions, type H2ConnectionState } from "../../server/h2/connection.js";
+import { ErrorCode, Flag, frameHeader, FrameType } from "../../server/h2/frames.js";
+import { encodeHeaderBlock } from "../../server/h2/hpack.js";
 import type { H2Stream } from "../../server/h2/stream.js";
+import { createOnePortServer } from "../../server/http/one-port-server.js";
 import { RawH2Client } from "../support/raw-h2.js";
 
 const STREAM_WINDOW = 1024 * 1024;
@@ -24,35 +26,48 @@ async function echoServer() {
   const connections: H2Connection[] = [];
   const streams: H2Stream[] = [];
   const held: (() => void)[] = [];
-  const server = net.createServer((socket) => {
-    const connection = new H2Connection(socket, {
-      maxSessionMemoryBytes: 8 * 1024 * 1024,
-      onStream(stream, headers) {
-        streams.push(stream);
-        if (headers[":path"] === "/paused") return void stream.pause();
-        const chunks: Buffer[] = [];
-        stream.on("data", (chunk) => chunks.push(chunk));
-        stream.once("end", () => {
-          const answer = () => {
-            const body = Buffer.concat(chunks);
-            const size = Number(headers["x-size"] ?? body.length);
-            stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
-            stream.once("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0", "x-received": String(body.length) }));
-            stream.end(size === body.length ? body : Buffer.alloc(size, 7));
-          };
-          if (headers[":path"] === "/held") held.push(answer);
-          else answer();
-        });
-      },
-    });
-    connections.push(connection);
-  });
+  const options: H2ConnectionOptions = {
+    maxSessionMemoryBytes: 8 * 1024 * 1024,
+    onStream(stream, headers) {
+      streams.push(stream);
+      if (headers[":path"] === "/paused") return void stream.pause();
+      const chunks: Buffer[] = [];
+      stream.on("data", (chunk) => chunks.push(chunk));
+      stream.once("end", () => {
+        const answer = () => {
+          const body = Buffer.concat(chunks);
+          const size = Number(headers["x-size"] ?? body.length);
+          stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
+          stream.once("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0", "x-received": String(body.length) }));
+          stream.end(size === body.length ? body : Buffer.alloc(size, 7));
+        };
+        if (headers[":path"] === "/held") held.push(answer);
+        else answer();
+      });
+    },
+  };
+  const server = net.createServer((socket) => void connections.push(new H2Connection(socket, options)));
   await new Promise<void>((resolve) => server.listen(path, resolve));
   return {
     path,
     connections,
     streams,
     held,
+    options,
+    /**
+     * The connection handed over at its next quiet moment to a new
+     * H2Connection on the same socket, its state passed through JSON as
+     * between processes.
+     */
+    handOver: (connection: H2Connection) =>
+      new Promise<H2Connection>((resolve) =>
+        connection.handOverWhenQuiet((state) => {
+          const next = new H2Connection(connection.socket, options, JSON.parse(JSON.stringify(state)) as H2ConnectionState);
+          connections.push(next);
+          connection.socket.resume();
+          resolve(next);
+        }),
+      ),
     close: async () => {
       await new Promise((resolve) => server.close(resolve));
       rmSync(dir, { recursive: true, force: true });
@@ -61,6 +76,16 @@ async function echoServer() {
 }
 
 type EchoServer = Awaited<ReturnType<typeof echoServer>>;
+
+/** A hand-written client on the server for `test`, closed after it whatever happens. */
+async function withClient(server: EchoServer, test: (client: RawH2Client) => Promise<void>, preface?: Buffer): Promise<void> {
+  const client = await RawH2Client.connect(server.path, preface);
+  try {
+    await test(client);
+  } finally {
+    client.close();
+  }
+}
 
 function nodeRequest(session: http2.ClientHttp2Session, body: Buffer, headers: http2.OutgoingHttpHeaders = {}) {
   return new Promise<{ status: number; body: Buffer; trailers: http2.IncomingHttpHeaders }>((resolve, reject) => {
@@ -105,18 +130,8 @@ describe("server/h2: the unix socket's own HTTP/2", () => {
     }
   });
 
-  /** A hand-written client on the server for `test`, closed after it whatever happens. */
-  async function withClient(test: (client: RawH2Client) => Promise<void>, preface?: Buffer): Promise<void> {
-    const client = await RawH2Client.connect(server.path, preface);
-    try {
-      await test(client);
-    } finally {
-      client.close();
-    }
-  }
-
   it("answers PING and SETTINGS with acknowledgements", () =>
-    withClient(async (client) => {
+    withClient(server, async (client) => {
       client.send(FrameType.Ping, 0, 0, Buffer.from("12345678"));
       const pong = await client.waitFor((f) => f.type === FrameType.Ping);
       assert.equal(pong.flags, Flag.Ack);
@@ -160,7 +175,7 @@ describe("server/h2: the unix socket's own HTTP/2", () => {
   ];
   for (const [what, code, send, preface] of connectionErrors) {
     it(`ends the connection with GOAWAY on ${what}`, () =>
-      withClient(async (client) => {
+      withClient(server, async (client) => {
         send(client);
         assert.equal(await client.goawayCode(), code);
         await client.ended;
@@ -168,7 +183,7 @@ describe("server/h2: the unix socket's own HTTP/2", () => {
   }
 
   it("refuses a stream past 100 at once, and resets a malformed request, and goes on serving", () =>
-    withClient(async (client) => {
+    withClient(server, async (client) => {
       for (let id = 1; id <= 201; id += 2) client.request(id, "/held", false);
       const refused = await client.waitFor((f) => f.type === FrameType.RstStream);
       assert.equal(refused.streamId, 201);
@@ -181,7 +196,7 @@ describe("server/h2: the unix socket's own HTTP/2", () => {
     }));
 
   it("refuses new streams while more than its memory waits for a client that does not read", () =>
-    withClient(async (client) => {
+    withClient(server, async (client) => {
       client.send(FrameType.Settings, 0, 0, Buffer.from([0, 4, 0x7f, 0xff, 0xff, 0xff]));
       client.send(FrameType.WindowUpdate, 0, 0, Buffer.from([0x7f, 0xff, 0x00, 0x00]));
       client.socket.pause();
@@ -193,7 +208,7 @@ describe("server/h2: the unix socket's own HTTP/2", () => {
     }));
 
   it("tells the handler when the client resets its stream", () =>
-    withClient(async (client) => {
+    withClient(server, async (client) => {
       client.request(1, "/held", false);
       await client.waitFor((f) => f.type === FrameType.Settings);
       const stream = await until(() => server.streams.find((s) => s.id === 1 && !s.closed && s.rstCode === undefined));
@@ -204,7 +219,7 @@ describe("server/h2: the unix socket's own HTTP/2", () => {
     }));
 
   it("gives no window to a stream whose handler does not read, and resets one sent past it", () =>
-    withClient(async (client) => {
+    withClient(server, async (client) => {
       client.request(1, "/paused", false);
       for (let sent = 0; sent < STREAM_WINDOW; sent += 16_384) client.send(FrameType.Data, 0, 1, Buffer.alloc(16_384));
       client.send(FrameType.Data, 0, 1, Buffer.alloc(1));
@@ -213,7 +228,7 @@ describe("server/h2: the unix socket's own HTTP/2", () => {
     }));
 
   it("closes gracefully: GOAWAY, calls in flight still answered, new ones refused, then the socket ends", () =>
-    withClient(async (client) => {
+    withClient(server, async (client) => {
       client.request(1, "/held", true);
       await until(() => server.held.length > 0 || undefined);
       for (const connection of server.connections) connection.close();
@@ -224,6 +239,107 @@ describe("server/h2: the unix socket's own HTTP/2", () => {
       const trailers = await client.waitFor((f) => isHeaders(f) && f.streamId === 1 && (f.flags & Flag.EndStream) !== 0);
       assert.ok(trailers);
       await client.ended;
+    }));
+});
+
+describe("server/h2: handing a connection over to another process", () => {
+  let server: EchoServer;
+  before(async () => (server = await echoServer()));
+  after(() => server.close());
+
+  it("goes on with the client's HPACK table, windows and settings, and the client notices nothing", async () => {
+    const session = http2.connect("http://localhost", { createConnection: () => net.connect(server.path), settings: { initialWindowSize: 16_384 } });
+    try {
+      // Node's client indexes these fields, so later requests refer to the dynamic table.
+      const headers = { "x-client": "handed-over", "x-size": String(100_000) };
+      for (let i = 0; i < 3; i++) assert.equal((await nodeRequest(session, Buffer.from(`before ${i}`), headers)).body.length, 100_000);
+      const first = server.connections.at(-1)!;
+      const next = await server.handOver(first);
+      assert.equal(first.open, false);
+      const body = Buffer.alloc(2 * STREAM_WINDOW, 3);
+      const answers = await Promise.all(Array.from({ length: 20 }, () => nodeRequest(session, body, headers)));
+      for (const answer of answers) {
+        assert.equal(answer.status, 200);
+        assert.equal(answer.trailers["x-received"], String(body.length));
+        assert.equal(answer.body.length, 100_000);
+      }
+      assert.equal(next.open, true);
+      const streamsBefore = server.streams.length;
+      assert.equal((await nodeRequest(session, Buffer.from("after"))).body.toString(), "after");
+      assert.equal(server.streams.length, streamsBefore + 1);
+    } finally {
+      session.close();
+    }
+  });
+
+  it("waits until no call is in flight", () =>
+    withClient(server, async (client) => {
+      client.request(1, "/held", true);
+      await until(() => server.held.length > 0 || undefined);
+      let handedOver = false;
+      const next = server.handOver(server.connections.at(-1)!).then((connection) => ((handedOver = true), connection));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(handedOver, false);
+      server.held.shift()!();
+      await client.waitFor((f) => isHeaders(f) && f.streamId === 1 && (f.flags & Flag.EndStream) !== 0);
+      assert.equal((await next).open, true);
+    }));
+
+  it("sends no more than the client's connection window left when it was handed over", () =>
+    withClient(server, async (client) => {
+      const dataOn = (streamId: number) => client.frames.filter((f) => f.type === FrameType.Data && f.streamId === streamId).reduce((sum, f) => sum + f.payload.length, 0);
+      client.request(1, "/echo", true, [["x-size", "40000"]]);
+      await client.waitFor((f) => isHeaders(f) && f.streamId === 1 && (f.flags & Flag.EndStream) !== 0);
+      await server.handOver(server.connections.at(-1)!);
+      client.request(3, "/echo", true, [["x-size", "40000"]]);
+      await until(() => dataOn(3) || undefined);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(dataOn(3), 65_535 - 40_000);
+      const increment = Buffer.alloc(4);
+      increment.writeUInt32BE(40_000);
+      client.send(FrameType.WindowUpdate, 0, 0, increment);
+      await client.waitFor((f) => isHeaders(f) && f.streamId === 3 && (f.flags & Flag.EndStream) !== 0);
+      assert.equal(dataOn(3), 40_000);
+    }));
+
+  it("is waited for by the server that adopted it, when that server closes", () =>
+    withClient(server, async (client) => {
+      const adopter = createOnePortServer(() => {}, undefined, { serve: (socket, resumed) => new H2Connection(socket, server.options, resumed) });
+      await new Promise<void>((resolve) => adopter.listen(join(dirname(server.path), "adopter.sock"), resolve));
+      await client.waitFor((f) => f.type === FrameType.Settings && f.flags === Flag.Ack);
+      const first = server.connections.at(-1)!;
+      await new Promise<void>((resolve) =>
+        first.handOverWhenQuiet((state) => {
+          adopter.adoptHttp2(first.socket, state);
+          first.socket.resume();
+          resolve();
+        }),
+      );
+      client.request(1, "/held", true);
+      await until(() => server.held.length > 0 || undefined);
+      adopter.closeHttp2Sessions();
+      let drained = false;
+      const draining = adopter.drain().then(() => (drained = true));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(drained, false);
+      server.held.shift()!();
+      await draining;
+      assert.ok(client.frames.some((f) => isHeaders(f) && f.streamId === 1 && (f.flags & Flag.EndStream) !== 0));
+      await client.ended;
+    }));
+
+  it("carries a frame it has only begun to read", () =>
+    withClient(server, async (client) => {
+      await client.waitFor((f) => f.type === FrameType.Settings && f.flags === Flag.Ack);
+      const block = encodeHeaderBlock([[":method", "POST"], [":scheme", "http"], [":path", "/echo"], [":authority", "localhost"]]);
+      const frame = Buffer.concat([frameHeader(block.length, FrameType.Headers, Flag.EndHeaders | Flag.EndStream, 1), block]);
+      client.socket.write(frame.subarray(0, 12));
+      const first = server.connections.at(-1)!;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const next = await server.handOver(first);
+      client.socket.write(frame.subarray(12));
+      await client.waitFor((f) => isHeaders(f) && f.streamId === 1 && (f.flags & Flag.EndStream) !== 0);
+      assert.equal(next.open, true);
     }));
 });
 
