@@ -3,6 +3,7 @@ import { pino } from "pino";
 import type { Config } from "./config.js";
 import { openDatabase } from "./db/open.js";
 import { claimSocketPath } from "./http/unix-socket.js";
+import { placeConnections } from "./placement/primary.js";
 
 export const SHUTDOWN_DEADLINE_MS = 5_000;
 
@@ -43,6 +44,7 @@ export async function runPrimary(config: Config): Promise<void> {
   process.once("SIGTERM", () => stop("SIGTERM"));
   process.once("SIGINT", () => stop("SIGINT"));
 
+  if (config.socketPath) placeConnections(log);
   for (let i = 0; i < config.workers; i++) cluster.fork();
   log.info(`started ${config.workers} workers`);
 }

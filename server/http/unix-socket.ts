@@ -1,6 +1,7 @@
 import { existsSync, unlinkSync } from "node:fs";
 import net from "node:net";
 import type { FastifyInstance } from "fastify";
+import { placeConnectionsThroughPrimary } from "../placement/worker.js";
 import { createOnePortServer, type OwnHttp2, type RequestHandler } from "./one-port-server.js";
 
 function socketAnswers(path: string): Promise<boolean> {
@@ -21,7 +22,8 @@ export async function claimSocketPath(path: string): Promise<void> {
 /**
  * Serves the app's routes on a unix socket too, from listen until close:
  * HTTP/1.1 through Fastify, HTTP/2 (gRPC clients such as ctr) through http2.
- * claimed: the path was already claimed (by a cluster primary, for its workers).
+ * claimed: the path was already claimed by a cluster primary, for its
+ * workers, which then serve HTTP/2 connections where it places them.
  */
 export function serveUnixSocket(
   app: FastifyInstance,
@@ -30,17 +32,20 @@ export function serveUnixSocket(
   claimed = false,
 ): void {
   const server = createOnePortServer((req, res) => handlers.request()(req, res), undefined, handlers.http2);
+  let stopPlacing = () => {};
   app.addHook("onListen", async () => {
     if (!claimed) await claimSocketPath(path);
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(path, () => (server.off("error", reject), resolve()));
     });
+    if (claimed) stopPlacing = placeConnectionsThroughPrimary(server, app.log);
   });
-  app.addHook("preClose", (done) => {
-    if (!server.listening) return done();
+  app.addHook("preClose", async () => {
+    if (!server.listening) return;
+    stopPlacing();
     server.closeIdleConnections();
     server.closeHttp2Sessions();
-    server.close(() => done());
+    await server.drain();
   });
 }

@@ -59,4 +59,63 @@ describe("WORKERS: several processes on one port and socket", () => {
       await created.drop();
     }
   });
+
+  it("gathers the unix socket's HTTP/2 connections on one worker while the load is light, spreads them while it is heavy, and no call fails", { skip: !postgresUrl }, async () => {
+    const created = await createPostgresDatabase(postgresUrl!);
+    const dir = tempDir("ims-placement-");
+    const socket = join(dir.path, "s.sock");
+    let service: ServiceProcess | undefined;
+    try {
+      const running = (service = await startServiceProcess({ DATABASE_URL: created.url, WORKERS: "2", SOCKET: socket, LOG_LEVEL: "debug" }));
+      await waitForOutput(running, /"pid":(\d+),[^\n]*also serving on unix socket/, 2);
+      const target = { mediaType: INDEX_MEDIA_TYPE, digest: digestOf("p"), size: 1n };
+      const setup = createClient(Images, grpcUnixTransport(socket));
+      for (let i = 0; i < 100; i++) {
+        await Promise.all(Array.from({ length: 50 }, (_, j) => setup.create({ image: { name: `p/${i * 50 + j}`, target } }, ns)));
+      }
+
+      // Each client its own connection; node:cluster deals them to the workers in turn.
+      const clients = Array.from({ length: 4 }, () => createClient(Images, grpcUnixTransport(socket)));
+      const gets = () => Promise.all(clients.map((client) => client.get({ name: "p/7" }, ns)));
+      const movedBy = () => ({
+        from: new Set([...running.output().matchAll(/"pid":(\d+),[^\n]*connection on the unix socket handed over/g)].map((m) => m[1])),
+        to: new Set([...running.output().matchAll(/"pid":(\d+),[^\n]*connection on the unix socket adopted/g)].map((m) => m[1])),
+      });
+      for (const answer of await gets()) assert.equal(answer.image?.name, "p/7");
+      await waitForOutput(running, /(adopted)/, 1);
+      const gathered = movedBy();
+      assert.equal(gathered.to.size, 1, "connections go to one worker");
+      assert.ok(![...gathered.from].some((pid) => gathered.to.has(pid)), "and only from the other");
+      for (const answer of await gets()) assert.equal(answer.image?.name, "p/7");
+
+      // Lists of 5,000 images filtered by a pattern, four at a time on each connection, keep the one
+      // worker busy: the server matches every name, the client gets no image back.
+      const handedOverBefore = [...running.output().matchAll(/handed over/g)].length;
+      let listing = true;
+      const lists = clients.flatMap((client) =>
+        Array.from({ length: 4 }, async () => {
+          while (listing) assert.equal((await client.list({ filters: ['name~="^p/(1|2|3)+9[0-9]*x$"'] }, ns)).images.length, 0);
+        }),
+      );
+      try {
+        await waitForOutput(running, /unix socket connections (spread)/, 1);
+        await waitForOutput(running, /(handed over)/, handedOverBefore + 1);
+      } finally {
+        listing = false;
+        await Promise.all(lists);
+      }
+      const [home] = gathered.to;
+      assert.ok(movedBy().from.has(home!), "the busy worker handed connections over");
+      await waitForOutput(running, /unix socket connections (gather) on worker/, 1);
+      for (const answer of await gets()) assert.equal(answer.image?.name, "p/7");
+      assert.doesNotMatch(running.output(), /"level":[56]0/);
+
+      const stopped = await running.stop("SIGTERM");
+      assert.equal(stopped.code, 0, running.output());
+    } finally {
+      if (service?.child.exitCode === null) await service.stop("SIGKILL");
+      dir.remove();
+      await created.drop();
+    }
+  });
 });
