@@ -10,7 +10,8 @@ import { Placement, type Command } from "./policy.js";
  * says. A moved connection goes on with its HTTP/2 state, so the client
  * sees nothing (no GOAWAY, no call refused).
  */
-export function placeConnections(log: Logger, placement = new Placement()): void {
+export function placeConnections(log: Logger): void {
+  const placement = new Placement();
   let mode = placement.mode;
   const sendAll = (commands: Command[]) => {
     if (placement.mode !== mode) {
