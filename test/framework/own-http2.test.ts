@@ -87,6 +87,11 @@ async function withClient(server: EchoServer, test: (client: RawH2Client) => Pro
   }
 }
 
+/** Node's HTTP/2 client on the server, with stream windows smaller than the connection's, so that each has to be kept. */
+function nodeSession(server: EchoServer): http2.ClientHttp2Session {
+  return http2.connect("http://localhost", { createConnection: () => net.connect(server.path), settings: { initialWindowSize: 16_384 } });
+}
+
 function nodeRequest(session: http2.ClientHttp2Session, body: Buffer, headers: http2.OutgoingHttpHeaders = {}) {
   return new Promise<{ status: number; body: Buffer; trailers: http2.IncomingHttpHeaders }>((resolve, reject) => {
     const request = session.request({ ":method": "POST", ":path": "/echo", ...headers });
@@ -108,8 +113,7 @@ describe("server/h2: the unix socket's own HTTP/2", () => {
   after(() => server.close());
 
   it("serves Node's HTTP/2 client: 200 concurrent calls, and bodies past every window both ways", async () => {
-    // Stream windows smaller than the connection's, so that each has to be kept.
-    const session = http2.connect("http://localhost", { createConnection: () => net.connect(server.path), settings: { initialWindowSize: 16_384 } });
+    const session = nodeSession(server);
     try {
       const small = await Promise.all(
         Array.from({ length: 200 }, (_, i) => nodeRequest(session, Buffer.from(`call ${i}`))),
@@ -248,7 +252,7 @@ describe("server/h2: handing a connection over to another process", () => {
   after(() => server.close());
 
   it("goes on with the client's HPACK table, windows and settings, and the client notices nothing", async () => {
-    const session = http2.connect("http://localhost", { createConnection: () => net.connect(server.path), settings: { initialWindowSize: 16_384 } });
+    const session = nodeSession(server);
     try {
       // Node's client indexes these fields, so later requests refer to the dynamic table.
       const headers = { "x-client": "handed-over", "x-size": String(100_000) };
