@@ -1,7 +1,19 @@
 import cluster, { type Worker } from "node:cluster";
 import type { Logger } from "pino";
-import { isPlacementMessage, type NativeHandle, type ToPrimary } from "./messages.js";
+import { isPlacementMessage, type NativeHandle, type ToPrimary, type ToWorker } from "./messages.js";
 import { Placement, type Command } from "./policy.js";
+
+/**
+ * A worker that has just exited can still look connected until the primary
+ * reads its end of the channel as closed; a write to it then fails. The
+ * failure goes to the callback, where it is dropped (the worker's "exit"
+ * replaces it), rather than to an 'error' event that would end the primary.
+ * A handle sent along is this process's copy, closed either way.
+ */
+function sendToWorker(worker: Worker | undefined, message: ToWorker, handle?: NativeHandle): void {
+  if (!worker?.isConnected()) return handle?.close();
+  worker.send(message, handle as never, {}, () => handle?.close());
+}
 
 /**
  * The primary's side of placing the unix socket's HTTP/2 connections: it
@@ -18,21 +30,14 @@ export function placeConnections(log: Logger): void {
       mode = placement.mode;
       log.debug(mode === "gather" ? `unix socket connections gather on worker ${placement.home}` : "unix socket connections spread");
     }
-    for (const { worker, message } of commands) {
-      const target = cluster.workers?.[worker];
-      if (target?.isConnected()) target.send(message);
-    }
+    for (const { worker, message } of commands) sendToWorker(cluster.workers?.[worker], message);
   };
 
   const onMessage = (worker: Worker, message: unknown, handle: unknown) => {
     if (!isPlacementMessage<ToPrimary>(message)) return;
     if (message.placement === "load") return sendAll(placement.report(worker.id, message));
-    const socket = handle as NativeHandle;
     const to = placement.destination(worker.id);
-    const target = to === undefined ? undefined : cluster.workers?.[to];
-    if (!target?.isConnected()) return socket.close();
-    // The worker has its own copy of the socket once the message is written.
-    target.send({ placement: "adopt", state: message.state }, socket as never, {}, () => socket.close());
+    sendToWorker(to === undefined ? undefined : cluster.workers?.[to], { placement: "adopt", state: message.state }, handle as NativeHandle);
   };
 
   cluster.on("message", onMessage);

@@ -78,7 +78,8 @@ export function placeConnectionsThroughPrimary(server: OnePortServer, log: Fasti
     previous = now;
     for (const connection of leaving.keys()) if (!connection.open) forget(connection);
     const connections = server.ownHttp2Connections.size - leaving.size;
-    if (process.connected) process.send!({ placement: "load", utilization, connections } satisfies ToPrimary);
+    // A failed write (the primary gone) goes to the callback and is dropped: node:cluster ends the worker then.
+    if (process.connected) process.send!({ placement: "load", utilization, connections } satisfies ToPrimary, undefined, {}, () => {});
   }, REPORT_INTERVAL_MS).unref();
 
   process.on("message", onMessage);

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Images } from "../../gen/containerd/services/images/v1/images_pb.js";
@@ -10,6 +13,7 @@ import { grpcUnixTransport } from "../support/grpc-unix.js";
 import { startServiceProcess, type ServiceProcess } from "../support/process.js";
 
 const ns = { headers: { "containerd-namespace": "cluster" } };
+const placementExits = fileURLToPath(new URL("../support/placement-exits.ts", import.meta.url));
 
 async function waitForOutput(service: ServiceProcess, pattern: RegExp, count: number): Promise<string[]> {
   for (let i = 0; i < 200; i++) {
@@ -58,6 +62,11 @@ describe("WORKERS: several processes on one port and socket", () => {
       dir.remove();
       await created.drop();
     }
+  });
+
+  it("the primary outlives telling a worker where to serve connections just as that worker exits", async () => {
+    const { stdout } = await promisify(execFile)(process.execPath, ["--import", "tsx", placementExits], { timeout: 30_000 });
+    assert.match(stdout, /outlived both workers/);
   });
 
   it("gathers the unix socket's HTTP/2 connections on one worker while the load is light, spreads them while it is heavy, and no call fails", { skip: !postgresUrl }, async () => {
