@@ -34,11 +34,16 @@ export interface Command {
  * gathered on one worker, the home (the lowest id), until its event loop
  * stays busy. Then half of them spread to the least busy worker, and new
  * connections stay where they were accepted, until the load falls again.
+ * While spread, a worker that stays busy with two or more connections more
+ * than the least busy one releases half the difference: a connection moves
+ * only between calls, and one that had none within RELEASE_TIMEOUT_MS is
+ * asked again this way.
  */
 export class Placement {
   mode: "gather" | "spread" = "gather";
   private readonly loads = new Map<number, WorkerLoad>();
-  private busyReports = 0;
+  /** Busy reports in a row, by worker. */
+  private readonly busyReports = new Map<number, number>();
   private quietRounds = 0;
 
   constructor(private readonly thresholds: PlacementThresholds = DEFAULT_THRESHOLDS) {}
@@ -54,12 +59,15 @@ export class Placement {
     const joined = !this.loads.has(worker);
     this.loads.set(worker, load);
     const commands = joined ? this.keepCommands() : [];
-    if (worker !== this.home) return commands;
-    return [...commands, ...(this.mode === "gather" ? this.spreadIfBusy(worker, load) : this.gatherIfQuiet())];
+    const busy = this.countBusy(worker, load);
+    const isHome = worker === this.home;
+    if (this.mode === "gather") return isHome ? [...commands, ...this.spreadIfBusy(worker, busy, load)] : commands;
+    return [...commands, ...this.rebalanceIfBusy(worker, busy, load), ...(isHome ? this.gatherIfQuiet() : [])];
   }
 
   /** A worker is gone: the home may change. */
   leave(worker: number): Command[] {
+    this.busyReports.delete(worker);
     if (!this.loads.delete(worker)) return [];
     return this.keepCommands();
   }
@@ -75,12 +83,25 @@ export class Placement {
     return least ?? from;
   }
 
-  private spreadIfBusy(home: number, load: WorkerLoad): Command[] {
-    this.busyReports = load.utilization > this.thresholds.spreadAbove ? this.busyReports + 1 : 0;
-    if (this.busyReports < this.thresholds.spreadAfter || this.loads.size < 2 || load.connections < 2) return [];
+  private countBusy(worker: number, load: WorkerLoad): number {
+    const busy = load.utilization > this.thresholds.spreadAbove ? (this.busyReports.get(worker) ?? 0) + 1 : 0;
+    this.busyReports.set(worker, busy);
+    return busy;
+  }
+
+  private spreadIfBusy(home: number, busy: number, load: WorkerLoad): Command[] {
+    if (busy < this.thresholds.spreadAfter || this.loads.size < 2 || load.connections < 2) return [];
     this.mode = "spread";
-    this.busyReports = 0;
-    return [...this.keepCommands(), { worker: home, message: { placement: "release", count: Math.floor(load.connections / 2) } }];
+    this.busyReports.set(home, 0);
+    return [...this.keepCommands(), release(home, Math.floor(load.connections / 2))];
+  }
+
+  private rebalanceIfBusy(worker: number, busy: number, load: WorkerLoad): Command[] {
+    if (busy < this.thresholds.spreadAfter) return [];
+    const surplus = load.connections - this.loads.get(this.destination(worker) ?? worker)!.connections;
+    if (surplus < 2) return [];
+    this.busyReports.set(worker, 0);
+    return [release(worker, Math.floor(surplus / 2))];
   }
 
   private gatherIfQuiet(): Command[] {
@@ -100,4 +121,8 @@ export class Placement {
       message: { placement: "keep", keep: this.mode === "spread" || worker === home },
     }));
   }
+}
+
+function release(worker: number, count: number): Command {
+  return { worker, message: { placement: "release", count } };
 }

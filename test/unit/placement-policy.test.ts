@@ -53,6 +53,23 @@ describe("placement of the unix socket's HTTP/2 connections", () => {
     assert.equal(placement.mode, "gather");
   });
 
+  it("while spread, a worker that stays busy with two or more connections more than the least busy one releases half the difference", () => {
+    const placement = twoWorkers();
+    placement.report(1, load(1, 6));
+    placement.report(1, load(1, 6));
+    assert.equal(placement.mode, "spread");
+    placement.report(2, load(0.4, 1));
+    // The release found no quiet moment: worker 1 still serves all six.
+    assert.deepEqual(placement.report(1, load(1, 6)), [], "one busy report is not enough");
+    assert.deepEqual(placement.report(1, load(1, 6)), [{ worker: 1, message: { placement: "release", count: 2 } }]);
+    assert.deepEqual(placement.report(1, load(1, 6)), [], "the count starts again after a release");
+    assert.deepEqual(placement.report(1, load(1, 6)), [{ worker: 1, message: { placement: "release", count: 2 } }]);
+    placement.report(2, load(0.95, 3));
+    assert.deepEqual(placement.report(2, load(0.95, 3)), [], "worker 2 holds fewer than worker 1");
+    placement.report(1, load(1, 4));
+    assert.deepEqual(placement.report(1, load(1, 4)), [], "one connection more is as even as it gets");
+  });
+
   it("gathers again once all workers together have been quiet for long enough", () => {
     const placement = twoWorkers();
     placement.report(1, load(1));
