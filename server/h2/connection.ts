@@ -149,6 +149,8 @@ export class H2Connection implements StreamOwner {
     if (onQuiet === null || this.destroyed || this.goingAway || !this.settingsRead) return;
     if (this.streams.size > 0 || this.headerBlock !== null || this.output.length > 0) return;
     if (this.socket.writableLength > 0 || this.socket.readableLength > 0) return;
+    // A failed write leaves nothing to write, and its error is emitted after the write's callback: to the listeners removed below.
+    if (this.socket.errored !== null || this.socket.destroyed) return;
     this.onQuiet = null;
     this.destroyed = true;
     this.socket.pause();

@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { H2Connection, type H2ConnectionOptions, type H2ConnectionState } from "../../server/h2/connection.js";
-import { ErrorCode, Flag, frameHeader, FrameType } from "../../server/h2/frames.js";
+import { CONNECTION_PREFACE, ErrorCode, Flag, frameHeader, FrameType, Setting, settingsFrame, uint32Frame } from "../../server/h2/frames.js";
 import { encodeHeaderBlock } from "../../server/h2/hpack.js";
 import type { H2Stream } from "../../server/h2/stream.js";
 import { createOnePortServer } from "../../server/http/one-port-server.js";
@@ -288,6 +288,38 @@ describe("server/h2: handing a connection over to another process", () => {
       await client.waitFor((f) => isHeaders(f) && f.streamId === 1 && (f.flags & Flag.EndStream) !== 0);
       assert.equal((await next).open, true);
     }));
+
+  it("is not handed over when a write fails because the client has gone, and the failure ends it quietly", () => {
+    const size = 4 * 1024 * 1024;
+    const preface = Buffer.concat([
+      CONNECTION_PREFACE,
+      settingsFrame([[Setting.InitialWindowSize, size]]),
+      uint32Frame(FrameType.WindowUpdate, 0, size),
+    ]);
+    return withClient(
+      server,
+      async (client) => {
+        await client.waitFor((f) => f.type === FrameType.Settings && f.flags === Flag.Ack);
+        const connection = server.connections.at(-1)!;
+        client.request(1, "/held", true, [["x-size", String(size)]]);
+        await until(() => server.held.length > 0 || undefined);
+        let handedOver = false;
+        connection.handOverWhenQuiet(() => (handedOver = true));
+        // A client that reads nothing leaves most of a large answer waiting in the server's socket.
+        client.socket.pause();
+        server.held.shift()!();
+        await until(() => connection.socket.writableLength > 0 || undefined);
+        // It then reads what has arrived and closes cleanly, before the server has written more.
+        client.socket.once("data", () => setImmediate(() => client.socket.destroy()));
+        client.socket.resume();
+        await until(() => !connection.open || undefined);
+        await new Promise((resolve) => setImmediate(resolve));
+        assert.equal(handedOver, false);
+        assert.equal(connection.socket.destroyed, true);
+      },
+      preface,
+    );
+  });
 
   it("sends no more than the client's connection window left when it was handed over", () =>
     withClient(server, async (client) => {
