@@ -90,13 +90,16 @@ export function createOnePortServer(handler: RequestHandler, streamHandler?: Str
 
   const server = net.createServer((socket) => {
     socket.setTimeout(FIRST_BYTE_TIMEOUT_MS, () => socket.destroy());
+    // Until the protocol is known, an error (a client's reset) ends the connection here; each protocol's server then listens for its own.
+    const onError = () => socket.destroy();
+    socket.on("error", onError);
     let received = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       received = Buffer.concat([received, chunk]);
       const compared = Math.min(received.length, HTTP2_PREFACE.length);
       const isHttp2 = received.subarray(0, compared).equals(HTTP2_PREFACE.subarray(0, compared));
       if (isHttp2 && received.length < HTTP2_PREFACE.length) return;
-      socket.off("data", onData);
+      socket.off("data", onData).off("error", onError);
       socket.pause();
       socket.setTimeout(0);
       socket.unshift(received);

@@ -103,6 +103,21 @@ describe("seed API over every protocol on one port", () => {
     }
   });
 
+  it("goes on serving after clients reset their connections before their first byte or within it", async () => {
+    const { port } = new URL(server.baseUrl);
+    for (const firstBytes of ["", "PRI * HTTP/2.0\r\n", "GET / HT"]) {
+      const socket = net.connect(Number(port), "127.0.0.1");
+      await new Promise((resolve) => socket.once("connect", resolve));
+      if (firstBytes) await new Promise((resolve) => socket.write(firstBytes, resolve));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      socket.resetAndDestroy();
+      await new Promise((resolve) => socket.once("close", resolve));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const client = createClient(Images, createGrpcTransport({ baseUrl: server.baseUrl }));
+    await expectCode(client.get({ name: "reset-after" }, inNamespace("resets")), Code.NotFound);
+  });
+
   it("serves the health check over HTTP/2 and HTTP/1.1 on the unix socket", async () => {
     const session = http2.connect("http://localhost", { createConnection: () => net.connect(socketPath) });
     try {
