@@ -30,7 +30,10 @@ export function placeConnections(log: Logger): void {
       mode = placement.mode;
       log.debug(mode === "gather" ? `unix socket connections gather on worker ${placement.home}` : "unix socket connections spread");
     }
-    for (const { worker, message } of commands) sendToWorker(cluster.workers?.[worker], message);
+    for (const { worker, message } of commands) {
+      if (message.placement === "release") log.debug(`worker ${worker} asked to hand over ${message.count} unix socket connection(s)`);
+      sendToWorker(cluster.workers?.[worker], message);
+    }
   };
 
   const onMessage = (worker: Worker, message: unknown, handle: unknown) => {

@@ -108,6 +108,7 @@ describe("WORKERS: several processes on one port and socket", () => {
       );
       try {
         await waitForOutput(running, /unix socket connections (spread)/, 1);
+        await waitForOutput(running, /worker \d+ (asked to hand over) [1-9]\d* unix socket connection/, 1);
         await waitForOutput(running, /(handed over)/, handedOverBefore + 1);
       } finally {
         listing = false;
