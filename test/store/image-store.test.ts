@@ -27,8 +27,10 @@ for (const backend of backends) {
     /** The store over a database whose statements are recorded. */
     function recorded() {
       const statements: string[] = [];
+      const texts: string[] = [];
       const recording = (q: Queryable["query"]): Queryable["query"] => (sql, params, options) => {
         statements.push(sql.trim().split(/\s+/)[0]!);
+        texts.push(sql);
         return q(sql, params, options);
       };
       const counted = sqlImageStore({
@@ -41,7 +43,7 @@ for (const backend of backends) {
           return result;
         },
       });
-      return { statements, counted };
+      return { statements, texts, counted };
     }
 
     it("creates, then gets the image back with the store's timestamps", async () => {
@@ -80,6 +82,24 @@ for (const backend of backends) {
         if (result) assert.deepEqual(await store.get(creates[i]![0], creates[i]![1]), result);
       }
       assert.equal((await store.get("many", "taken"))?.labels.v, "old");
+    });
+
+    it("registers the namespaces of creates until it knows they have their row", async () => {
+      const { texts, counted } = recorded();
+      await counted.create("reg-1", imageFields("a"), T0);
+      await counted.create("reg-1", imageFields("b"), T0);
+      // The first alone, then a batch with a namespace not yet registered.
+      await Promise.all([
+        counted.create("reg-1", imageFields("c"), T0),
+        counted.create("reg-1", imageFields("d"), T0),
+        counted.create("reg-2", imageFields("e"), T0),
+      ]);
+      await counted.create("reg-2", imageFields("f"), T0);
+      assert.deepEqual(texts.map((sql) => sql.includes("INSERT INTO namespaces")), [true, false, false, true, false]);
+      const { rows } = await testDb.db.query<{ name: string }>("SELECT name FROM namespaces WHERE name LIKE 'reg-%' ORDER BY name", []);
+      assert.deepEqual(rows.map((row) => row.name), ["reg-1", "reg-2"]);
+      for (const name of ["a", "b", "c", "d"]) assert.ok(await store.get("reg-1", name), name);
+      for (const name of ["e", "f"]) assert.ok(await store.get("reg-2", name), name);
     });
 
     it("creates concurrently with an invalid image among them: only that one fails", async () => {
