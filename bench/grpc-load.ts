@@ -27,6 +27,8 @@ export interface LoadResult {
   serverCpu: number | null;
   /** CPU cores everything else on the machine used during the window (noise). */
   otherCpu: number;
+  /** CPU cores the hypervisor took during the window (steal: the machine had work to run and was not run). */
+  stolenCpu: number;
 }
 
 export interface LoadOptions {

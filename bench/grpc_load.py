@@ -20,8 +20,9 @@ takes longer than the window is still measured), or when a sequential pool
 is used up. Every call's status is checked; errors are counted by code.
 
 Prints one JSON object: calls, errors, rate, latency percentiles (ms), the
-generator's own CPU use, and the CPU used in the window by `--watch` pids
-(and their descendants) and by Postgres backends of `--watch-pg-db`.
+generator's own CPU use, the CPU used in the window by `--watch` pids (and
+their descendants) and by Postgres backends of `--watch-pg-db`, the CPU the
+rest of the machine used, and the CPU time the hypervisor took (steal).
 """
 
 import argparse
@@ -89,10 +90,14 @@ def cpu_delta(before, after):
     return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
-def busy_cpu():
-    """CPU seconds the whole machine has been busy (all but idle and iowait)."""
-    fields = [int(x) for x in open("/proc/stat").readline().split()[1:]]
-    return (sum(fields[:8]) - fields[3] - fields[4]) / CLK_TCK
+def machine_cpu():
+    """CPU seconds of the whole machine so far: (busy, stolen).
+
+    Busy is all but idle, iowait and steal; stolen (steal) is the time the
+    hypervisor ran something else while this machine had work to run.
+    """
+    user, nice, system, idle, iowait, irq, softirq, steal = (int(x) for x in open("/proc/stat").readline().split()[1:9])
+    return (user + nice + system + irq + softirq) / CLK_TCK, steal / CLK_TCK
 
 
 def self_cpu():
@@ -263,7 +268,7 @@ def main():
 
     def snapshot():
         watched = watched_cpu(roots, args.watch_pg_db) if watching else {}
-        return (time.perf_counter(), self_cpu(), watched, busy_cpu())
+        return (time.perf_counter(), self_cpu(), watched, machine_cpu())
 
     def snapper():
         if not run.closed.wait(max(0.0, run.start - time.perf_counter())):
@@ -278,8 +283,8 @@ def main():
     run.closed.set()  # the pool ran out (or every call failed until the hard deadline)
     helper.join()
 
-    end_t, end_self, end_watched, end_busy = snaps["end"]
-    start_t, start_self, start_watched, start_busy = snaps.get("start", snaps["end"])
+    end_t, end_self, end_watched, end_machine = snaps["end"]
+    start_t, start_self, start_watched, start_machine = snaps.get("start", snaps["end"])
     end = run.window_end(stopped)
     window = max(1e-9, end - run.start)
     lat = sorted(lat for r in run.results for (t, lat) in r if t <= end)
@@ -310,7 +315,8 @@ def main():
         },
         "generatorCpu": round(gen_cpu, 3),
         "serverCpu": round(server_cpu, 3) if watching else None,
-        "otherCpu": round(max(0.0, (end_busy - start_busy) / wall - gen_cpu - server_cpu), 3),
+        "otherCpu": round(max(0.0, (end_machine[0] - start_machine[0]) / wall - gen_cpu - server_cpu), 3),
+        "stolenCpu": round((end_machine[1] - start_machine[1]) / wall, 3),
     }))
 
 

@@ -25,9 +25,10 @@ export interface Stat {
   p99Ms: number | null;
   /** Server CPU per call (ours: Node + its Postgres backends), microseconds */
   cpuUsPerCall: number | null;
-  /** Generator and other processes' CPU (cores), the largest of the runs */
+  /** CPU (cores) of the generator, of other processes and taken by the hypervisor (steal), the largest of the runs */
   generatorCpuMax: number;
   otherCpuMax: number;
+  stolenCpuMax: number;
   errors: number;
   invalid: boolean;
   problems: string[];
@@ -58,6 +59,7 @@ function stat(cells: Cell[]): Stat | null {
     cpuUsPerCall: median(cpu),
     generatorCpuMax: Math.max(...results.map((r) => r.generatorCpu)),
     otherCpuMax: Math.max(...results.map((r) => r.otherCpu)),
+    stolenCpuMax: Math.max(...results.map((r) => r.stolenCpu)),
     errors: results.reduce((s, r) => s + r.errors, 0),
     invalid: cells.some((c) => c.invalid),
     problems: cells.flatMap((c) => c.problems.map((p) => (cells.length > 1 ? `run ${c.run + 1}: ${p}` : p))),
@@ -152,6 +154,17 @@ export function renderTable(rows: Row[]): string {
   return table(header, body, new Set([1, 2, 3, 4, 5, 6, 7, 8, 9]));
 }
 
+/** What else ran during the cells: the generator, other processes, and the hypervisor's steal. */
+export function renderMachineLoad(rows: Row[]): string {
+  const stats = rows.flatMap((r) => [r.ours, r.containerd]).filter((s): s is Stat => s !== null);
+  const largest = (pick: (s: Stat) => number) => fmt(Math.max(...stats.map(pick)), 2);
+  return (
+    `generator CPU per cell: median ${fmt(median(stats.map((s) => s.generatorCpuMax)), 2)} cores, max ${largest((s) => s.generatorCpuMax)}; ` +
+    `other processes on the machine: up to ${largest((s) => s.otherCpuMax)} cores; ` +
+    `taken by the hypervisor (steal): up to ${largest((s) => s.stolenCpuMax)} cores`
+  );
+}
+
 export function renderProblems(rows: Row[]): string[] {
   return rows.flatMap((row) =>
     (["ours", "containerd"] as const).flatMap((t) =>
@@ -217,7 +230,7 @@ export interface Calibration {
 export function renderCalibration(calibrations: Calibration[]): string[] {
   return calibrations.map(({ engine, concurrency, method, result: r }) =>
     `  ${engine.padEnd(7)} c=${concurrency}: ${fmt(r.rate)} calls/s of ${method} (p50 ${fmt(r.latencyMs.p50)} ms), ` +
-      `generator ${fmt(r.generatorCpu, 2)} cores, containerd ${fmt(r.serverCpu, 2)}, other processes ${fmt(r.otherCpu, 2)}`,
+      `generator ${fmt(r.generatorCpu, 2)} cores, containerd ${fmt(r.serverCpu, 2)}, other processes ${fmt(r.otherCpu, 2)}, steal ${fmt(r.stolenCpu, 2)}`,
   );
 }
 

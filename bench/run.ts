@@ -12,9 +12,9 @@ import { runGrpcLoad, type LoadResult } from "./grpc-load.js";
 import { checkHttpGet, HTTP_CASES, runHttpCase, writeBodies, type HttpResult } from "./http-load.js";
 import { containerdVersion, createDatabase, startOurs, startReference, type Ours, type Target } from "./processes.js";
 import {
-  median,
   renderCalibration,
   renderHttp,
+  renderMachineLoad,
   renderProblems,
   renderTable,
   summarize,
@@ -237,10 +237,7 @@ function print(
   const fillLine = Object.entries(fills).map(([t, r]) => `${t} ${r.rate.toFixed(0)}/s`).join(", ");
   out.push("", `fill (Create of ${config.images} images at c=16): ${fillLine}`);
   if (calibration.length) out.push("load generator ceiling (trivial RPC on containerd):", ...renderCalibration(calibration));
-  const gen = median(rows.flatMap((r) => [r.ours?.generatorCpuMax ?? Number.NaN, r.containerd?.generatorCpuMax ?? Number.NaN]));
-  const maxGen = Math.max(...rows.flatMap((r) => [r.ours?.generatorCpuMax ?? 0, r.containerd?.generatorCpuMax ?? 0]));
-  const maxOther = Math.max(...rows.flatMap((r) => [r.ours?.otherCpuMax ?? 0, r.containerd?.otherCpuMax ?? 0]));
-  out.push(`generator CPU per cell: median ${gen?.toFixed(2)} cores, max ${maxGen.toFixed(2)}; other processes on the machine: up to ${maxOther.toFixed(2)} cores`);
+  out.push(renderMachineLoad(rows));
   if (httpRows.length) {
     out.push("", `OUR Get over TCP (one fixed name, ${config.seconds} s, median of ${config.runs}):`, ...renderHttp(httpRows));
   }

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { renderTable, summarize } from "../../bench/report.js";
+import { renderMachineLoad, renderTable, summarize } from "../../bench/report.js";
 import { OPERATIONS, type Cell } from "../../bench/scenarios.js";
 
-function cell(op: Cell["op"], target: Cell["target"], run: number, rate: number): Cell {
-  const result = { rate, errors: 0, serverCpu: null, generatorCpu: 0.5, otherCpu: 0, latencyMs: { p50: 1, p90: 1, p99: 2, mean: 1 } };
+function cell(op: Cell["op"], target: Cell["target"], run: number, rate: number, load = { generatorCpu: 0.5, otherCpu: 0, stolenCpu: 0 }): Cell {
+  const result = { rate, errors: 0, serverCpu: null, ...load, latencyMs: { p50: 1, p90: 1, p99: 2, mean: 1 } };
   return { op, concurrency: 4, target, run, result: result as unknown as Cell["result"], problems: [], invalid: false };
 }
 
@@ -30,5 +30,22 @@ describe("bench report", () => {
   it("prints their median and range next to the ratio of the medians", () => {
     const line = renderTable([getRow!]).split("\n")[2]!;
     assert.match(line, /1,000\/s\s+1,000\/s\s+1\.00\s+1\.30 \(0\.91-1\.50\)/);
+  });
+
+  it("says how much CPU the generator, other processes and the hypervisor took, at most", () => {
+    const [row] = summarize(
+      [
+        cell("get", "ours", 0, 1_000, { generatorCpu: 0.6, otherCpu: 0.05, stolenCpu: 0.02 }),
+        cell("get", "containerd", 0, 1_000, { generatorCpu: 0.7, otherCpu: 0.01, stolenCpu: 0.31 }),
+        cell("get", "ours", 1, 1_000, { generatorCpu: 0.8, otherCpu: 0.12, stolenCpu: 0 }),
+      ],
+      get,
+      [4],
+    );
+    assert.equal(
+      renderMachineLoad([row!]),
+      "generator CPU per cell: median 0.75 cores, max 0.80; other processes on the machine: up to 0.12 cores; " +
+        "taken by the hypervisor (steal): up to 0.31 cores",
+    );
   });
 });
